@@ -1,0 +1,151 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func event(id int64) Event {
+	return Event{ID: id, Frame: []byte(fmt.Sprintf("id: %d\ndata: m%d\n\n", id, id))}
+}
+
+// drain reads what is queued for s without waiting.
+func drain(s *Subscriber) (ids []int64, open bool) {
+	for {
+		select {
+		case e, ok := <-s.Events():
+			if !ok {
+				return ids, false
+			}
+			ids = append(ids, e.ID)
+		default:
+			return ids, true
+		}
+	}
+}
+
+func TestPublishReachesEverySubscriberInOrder(t *testing.T) {
+	h := New()
+	subs := make([]*Subscriber, 50)
+	for i := range subs {
+		s, err := h.Subscribe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = s
+	}
+	for id := int64(1); id <= 10; id++ {
+		if delivered, dropped := h.Publish(event(id)); delivered != len(subs) || dropped != 0 {
+			t.Fatalf("Publish(%d) = %d delivered, %d dropped; want %d, 0", id, delivered, dropped, len(subs))
+		}
+	}
+	for i, s := range subs {
+		ids, open := drain(s)
+		if !open {
+			t.Fatalf("subscriber %d was closed", i)
+		}
+		if fmt.Sprint(ids) != "[1 2 3 4 5 6 7 8 9 10]" {
+			t.Fatalf("subscriber %d got %v", i, ids)
+		}
+	}
+}
+
+func TestSlowSubscriberIsDroppedWithoutDelayingOthers(t *testing.T) {
+	h := New()
+	slow, _ := h.Subscribe()
+	fast, _ := h.Subscribe()
+
+	var got []int64
+	for id := int64(1); id <= SubscriberBuffer+10; id++ {
+		h.Publish(event(id))
+		ids, open := drain(fast) // the fast one keeps up
+		if !open {
+			t.Fatalf("fast subscriber closed after event %d", id)
+		}
+		got = append(got, ids...)
+	}
+	if len(got) != SubscriberBuffer+10 {
+		t.Fatalf("fast subscriber got %d events, want %d", len(got), SubscriberBuffer+10)
+	}
+
+	ids, open := drain(slow)
+	if open {
+		t.Fatal("slow subscriber is still open after its buffer overflowed")
+	}
+	if len(ids) != SubscriberBuffer {
+		t.Fatalf("slow subscriber kept %d queued events, want the %d that fit", len(ids), SubscriberBuffer)
+	}
+	if n := h.Len(); n != 1 {
+		t.Fatalf("hub has %d subscribers, want 1", n)
+	}
+	h.Unsubscribe(slow) // after a drop: must not panic on a closed channel
+}
+
+func TestUnsubscribeClosesOnceAndStopsDelivery(t *testing.T) {
+	h := New()
+	s, _ := h.Subscribe()
+	h.Unsubscribe(s)
+	h.Unsubscribe(s)
+	if _, open := drain(s); open {
+		t.Fatal("events channel still open after Unsubscribe")
+	}
+	if delivered, _ := h.Publish(event(1)); delivered != 0 {
+		t.Fatalf("delivered to %d subscribers after Unsubscribe", delivered)
+	}
+}
+
+func TestCloseEndsEveryStreamAndRefusesNewOnes(t *testing.T) {
+	h := New()
+	subs := []*Subscriber{}
+	for range 3 {
+		s, _ := h.Subscribe()
+		subs = append(subs, s)
+	}
+	h.Close()
+	h.Close() // idempotent
+	for i, s := range subs {
+		if _, open := drain(s); open {
+			t.Fatalf("subscriber %d still open after Close", i)
+		}
+		h.Unsubscribe(s)
+	}
+	if _, err := h.Subscribe(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Close: err = %v, want ErrClosed", err)
+	}
+	if h.Len() != 0 {
+		t.Fatalf("Len after Close = %d", h.Len())
+	}
+}
+
+// TestConcurrentUse is for the race detector: publishers, subscribers that
+// come and go, and a Close in the middle.
+func TestConcurrentUse(t *testing.T) {
+	h := New()
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for i := range 500 {
+				h.Publish(event(int64(p*1000 + i)))
+			}
+		})
+	}
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				s, err := h.Subscribe()
+				if err != nil {
+					return
+				}
+				drain(s)
+				h.Unsubscribe(s)
+			}
+		})
+	}
+	wg.Go(h.Close)
+	wg.Wait()
+	if _, err := h.Subscribe(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v", err)
+	}
+}
