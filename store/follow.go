@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// followPage bounds one catch-up read, so a follower far behind (after a
+	// long disconnect) neither holds a huge result nor blocks for long.
+	followPage = 500
+	// followIdleCheck: after this long without a notification, read anyway.
+	// The read proves the connection still works (a silently dropped TCP
+	// connection would otherwise be waited on forever) and picks up a row
+	// whose notification never came.
+	followIdleCheck = 30 * time.Second
+	// followConnectTimeout keeps one unanswered connect from stalling the
+	// reconnect loop when the URL sets no connect_timeout.
+	followConnectTimeout = 10 * time.Second
+	// Reconnect waits grow from followMinBackoff to followMaxBackoff: quick
+	// after a one-off cut, gentle on a server that is restarting.
+	followMinBackoff = 100 * time.Millisecond
+	followMaxBackoff = 5 * time.Second
+)
+
+// Follow calls deliver, in id order and exactly once each, for every message
+// with id > afterID, including messages stored through other instances on the
+// same database. It returns when ctx ends (with ctx.Err()) or when the store
+// is closed (with nil).
+//
+// deliver runs on Follow's goroutine: while it runs nothing else is read, so
+// it should hand the message on rather than do slow work.
+//
+// Follow listens on a connection of its own. When that connection fails it
+// reconnects with backoff and reads every row after the last one delivered,
+// so a cut loses nothing and repeats nothing. Errors on the way are not
+// returned: a follower that gave up would silently stop the chat.
+func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Message)) error {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.closed, cancel)
+	defer stop()
+
+	f := &follower{config: p.followConfig, idle: p.followIdle, last: afterID, deliver: deliver}
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if f.follow(ctx) {
+			attempt = 0 // the connection worked; this cut is news, not a pattern
+		}
+		wait := time.NewTimer(followBackoff(attempt))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+		case <-wait.C:
+		}
+	}
+	return parent.Err()
+}
+
+// followBackoff is the wait before reconnect attempt n (counted from 0):
+// somewhere between half and all of the doubled delay, at random, so instances
+// cut off together do not all reconnect in the same instant.
+func followBackoff(attempt int) time.Duration {
+	d := followMaxBackoff
+	if attempt < 16 { // beyond that the shift would overflow; the cap applies anyway
+		d = min(followMinBackoff<<attempt, followMaxBackoff)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// follower is the state one Follow call keeps across reconnects.
+type follower struct {
+	config  *pgx.ConnConfig
+	idle    time.Duration // read anyway after this long without a notification
+	last    int64         // id of the last message delivered
+	deliver func(Message)
+}
+
+// follow runs one connection until it fails or ctx ends. It reports whether
+// the connection got as far as listening and catching up.
+func (f *follower) follow(ctx context.Context) (worked bool) {
+	connectCtx, cancel := context.WithTimeout(ctx, followConnectTimeout)
+	conn, err := pgx.ConnectConfig(connectCtx, f.config)
+	cancel()
+	if err != nil {
+		return false
+	}
+	defer func() {
+		// ctx may be over already; the goodbye still gets a moment.
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(closeCtx)
+	}()
+
+	// LISTEN before the first read: a message committed in between is then
+	// both read and notified (one extra, empty read), never neither.
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return false
+	}
+	if err := f.catchUp(ctx, conn); err != nil {
+		return false
+	}
+
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, f.idle)
+		n, err := conn.WaitForNotification(waitCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return true
+		case errors.Is(err, context.DeadlineExceeded):
+			// Idle: the read below checks the connection.
+		case err != nil:
+			return true
+		case f.delivered(n.Payload):
+			// A burst of posts can leave notifications queued for rows the
+			// last read already returned; reading again would find nothing.
+			continue
+		}
+		if err := f.catchUp(ctx, conn); err != nil {
+			return true
+		}
+	}
+}
+
+// delivered reports whether a notification names a row already delivered.
+// The payload only ever saves a read; rows themselves come from the table.
+func (f *follower) delivered(payload string) bool {
+	id, err := strconv.ParseInt(payload, 10, 64)
+	return err == nil && id <= f.last
+}
+
+// catchUp delivers every committed row after the last one delivered. AddMessage
+// commits in id order, so once a row is seen no lower id can appear later.
+func (f *follower) catchUp(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		msgs, err := messagesAfter(ctx, conn, f.last, followPage)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			f.deliver(m)
+			f.last = m.ID
+		}
+		if len(msgs) < followPage {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// notifyChannel carries the id of each new message, committed with it.
+const notifyChannel = "chatzilla_messages"
+
+// Keys for pg_advisory_xact_lock. Advisory locks belong to the database, not
+// to a schema, so apps in different schemas of one database share them; that
+// only serialises a little more than needed.
+const (
+	migrateLockKey int64 = 0x63687a_6d6967 // "chz" "mig"
+	insertLockKey  int64 = 0x63687a_696e73 // "chz" "ins"
+)
+
+// postgresMigrations are applied in order, each recorded in
+// chatzilla_migrations. Append only: never edit a step that has shipped.
+// Table names are unqualified so the connection's search_path picks the schema.
+var postgresMigrations = []string{
+	`CREATE TABLE messages (
+		id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		sender     TEXT        NOT NULL,
+		content    TEXT        NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`,
+}
+
+// Postgres is the store shared by several app instances.
+type Postgres struct {
+	pool *pgxpool.Pool
+	// followConfig opens Follow's own connections: LISTEN belongs to one
+	// session, so it cannot live on a pool connection that others reuse.
+	followConfig *pgx.ConnConfig
+	followerName string
+	followIdle   time.Duration // followIdleCheck; a field so a test can shorten it
+
+	// closed ends every running Follow when Close is called, so a follower
+	// does not go on reconnecting to a store its owner has let go of.
+	closed    context.Context
+	markClose context.CancelFunc
+	closeOnce sync.Once
+}
+
+// OpenPostgres connects to the database at url (postgres:// or postgresql://,
+// as Heroku and most hosts give it) and brings its schema up to date. Several
+// instances may call it at once on an empty database.
+func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+
+	// The random part tells one instance's followers from another's in
+	// pg_stat_activity, even when they share a database and a host.
+	name := "chatzilla-follow-" + strings.ToLower(rand.Text()[:12])
+	followConfig := cfg.ConnConfig.Copy()
+	followConfig.RuntimeParams["application_name"] = name
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	if err := migratePostgres(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+
+	closed, markClose := context.WithCancel(context.Background())
+	return &Postgres{
+		pool:         pool,
+		followConfig: followConfig,
+		followerName: name,
+		followIdle:   followIdleCheck,
+		closed:       closed,
+		markClose:    markClose,
+	}, nil
+}
+
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback(ctx) // after Commit a no-op; on a cancelled ctx pgx drops the connection
+
+	// Instances starting together would race to create the same tables and
+	// one would fail on a duplicate; the lock makes the others wait, then find
+	// the work done.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS chatzilla_migrations (
+		version    INTEGER     PRIMARY KEY,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM chatzilla_migrations`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(postgresMigrations) {
+		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(postgresMigrations))
+	}
+	for v := version + 1; v <= len(postgresMigrations); v++ {
+		if _, err := tx.Exec(ctx, postgresMigrations[v-1]); err != nil {
+			return fmt.Errorf("migrate: step %d: %w", v, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO chatzilla_migrations (version) VALUES ($1)`, v); err != nil {
+			return fmt.Errorf("migrate: record step %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// FollowerName is the application_name that Follow's connections carry, unique
+// to this *Postgres, so they can be told apart in pg_stat_activity.
+func (p *Postgres) FollowerName() string { return p.followerName }
+
+// AddMessage stores a message and notifies every follower, in one
+// transaction; when it returns nil the message is committed.
+func (p *Postgres) AddMessage(ctx context.Context, sender, content string) (Message, error) {
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return Message{}, fmt.Errorf("store: add message: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	// Ids come from a sequence when the insert runs, but transactions commit
+	// in their own order: without this lock id 7 could become visible after
+	// id 8, and a reader that had already moved past 8 would never see 7.
+	// Holding one lock from before the insert until commit makes commits
+	// happen in id order. The cost is that posts, across all instances, commit
+	// one at a time: a few round trips and an fsync each, which is still
+	// hundreds of messages a second, far more than a chat room produces.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, insertLockKey); err != nil {
+		return Message{}, fmt.Errorf("store: add message: lock: %w", err)
+	}
+	// clock_timestamp, not the default now(): now() is when the transaction
+	// began, before it waited for the lock, so times would not follow ids.
+	var m Message
+	err = tx.QueryRow(ctx,
+		`INSERT INTO messages (sender, content, created_at) VALUES ($1, $2, clock_timestamp())
+		 RETURNING `+postgresColumns,
+		sender, content).Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt)
+	if err != nil {
+		return Message{}, fmt.Errorf("store: add message: %w", err)
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	// Sent on commit, and only then: a follower never hears of a row it
+	// cannot read yet. The payload is a hint; followers read the table.
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(m.ID, 10)); err != nil {
+		return Message{}, fmt.Errorf("store: add message: notify: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Message{}, fmt.Errorf("store: add message: commit: %w", err)
+	}
+	return m, nil
+}
+
+const postgresColumns = "id, sender, content, created_at"
+
+// MessagesAfter returns up to limit messages with id > afterID, oldest first.
+func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
+	const op = "messages after"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	return messagesAfter(ctx, p.pool, afterID, limit)
+}
+
+// RecentMessages returns the latest limit messages, oldest first.
+func (p *Postgres) RecentMessages(ctx context.Context, limit int) ([]Message, error) {
+	const op = "recent messages"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	msgs, err := queryMessages(ctx, p.pool, op,
+		`SELECT `+postgresColumns+` FROM messages ORDER BY id DESC LIMIT $1`, limit)
+	return oldestFirst(msgs), err
+}
+
+// MessagesBefore returns the latest limit messages with id < beforeID, oldest
+// first: the page above the oldest one a reader already has.
+func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
+	const op = "messages before"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	msgs, err := queryMessages(ctx, p.pool, op,
+		`SELECT `+postgresColumns+` FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+	return oldestFirst(msgs), err
+}
+
+// Message returns the message with the given id, or an error wrapping
+// ErrNotFound.
+func (p *Postgres) Message(ctx context.Context, id int64) (Message, error) {
+	msgs, err := queryMessages(ctx, p.pool, "message",
+		`SELECT `+postgresColumns+` FROM messages WHERE id = $1`, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(msgs) == 0 {
+		return Message{}, fmt.Errorf("%w: id %d", ErrNotFound, id)
+	}
+	return msgs[0], nil
+}
+
+// LastID returns the highest stored message id, 0 when there are none.
+func (p *Postgres) LastID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := p.pool.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last id: %w", err)
+	}
+	return id, nil
+}
+
+// Ping checks that the database answers.
+func (p *Postgres) Ping(ctx context.Context) error {
+	if err := p.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close ends every Follow on this store and closes the pool, waiting for
+// connections in use to be released. Calling it again does nothing.
+func (p *Postgres) Close() error {
+	p.closeOnce.Do(func() {
+		p.markClose()
+		p.pool.Close()
+	})
+	return nil
+}
+
+// querier is what the pool and Follow's own connection have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func messagesAfter(ctx context.Context, q querier, afterID int64, limit int) ([]Message, error) {
+	return queryMessages(ctx, q, "messages after",
+		`SELECT `+postgresColumns+` FROM messages WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+}
+
+func queryMessages(ctx context.Context, q querier, op, sql string, args ...any) ([]Message, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
+		var m Message
+		err := row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt)
+		m.CreatedAt = m.CreatedAt.UTC()
+		return m, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return msgs, nil
+}

@@ -1,0 +1,243 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// sqlitePragmas go in the DSN, not in a one-off Exec, so that every
+// connection database/sql opens (now or after a reconnect) gets them.
+//   - busy_timeout: another process may hold the write lock for a moment
+//     (a backup, a second instance during a deploy); wait instead of failing.
+//   - journal_mode(WAL): readers never block the writer nor the writer them.
+//   - synchronous(FULL): in WAL mode NORMAL can lose the last commits on power
+//     loss; an acknowledged message must survive that, not only kill -9.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+
+// sqliteMigrations are applied in order; PRAGMA user_version records how many
+// have run. Append only: never edit a step that has shipped.
+var sqliteMigrations = []string{
+	`CREATE TABLE IF NOT EXISTS messages (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: ids are never reused
+		sender     TEXT    NOT NULL,
+		content    TEXT    NOT NULL,
+		created_at INTEGER NOT NULL -- unix microseconds, UTC
+	)`,
+}
+
+// SQLite is the single-instance store: one database file on local disk.
+type SQLite struct {
+	// writer has exactly one connection. SQLite allows one writer at a time;
+	// queuing posts here in database/sql is cheaper and fairer than letting
+	// several connections collide and retry on SQLITE_BUSY.
+	writer *sql.DB
+	// reader is a pool: in WAL mode reads run alongside the writer.
+	reader *sql.DB
+}
+
+// OpenSQLite opens (creating if needed) the database file at path and brings
+// its schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if path == "" {
+		return nil, errors.New("store: open sqlite: empty path")
+	}
+	dsn := sqliteDSN(path)
+
+	// BEGIN IMMEDIATE takes the write lock when the transaction starts, so the
+	// created_at read inside it cannot be overtaken by another process's
+	// commit, and a busy database is reported at BEGIN rather than mid-way.
+	writer, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	if err := migrateSQLite(ctx, writer); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+
+	reader, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	// Reads are CPU-bound inside this process; more connections than CPUs
+	// only add page caches.
+	reader.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	if err := reader.PingContext(ctx); err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	return &SQLite{writer: writer, reader: reader}, nil
+}
+
+// sqliteDSN builds a modernc "file:" URI. SQLite decodes %XX in the path and
+// would cut it at a bare '?' or '#', so those are escaped.
+func sqliteDSN(path string) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	return "file:" + escaped + "?" + sqlitePragmas
+}
+
+func migrateSQLite(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if version > len(sqliteMigrations) {
+		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(sqliteMigrations))
+	}
+	if version == len(sqliteMigrations) {
+		return nil
+	}
+	for i := version; i < len(sqliteMigrations); i++ {
+		if _, err := tx.ExecContext(ctx, sqliteMigrations[i]); err != nil {
+			return fmt.Errorf("migrate: step %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; the value is an int we control.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(sqliteMigrations))); err != nil {
+		return fmt.Errorf("migrate: set version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// AddMessage stores a message; when it returns nil the message is on disk.
+func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return Message{}, fmt.Errorf("store: add message: %w", err)
+	}
+	defer tx.Rollback()
+
+	// Read the clock while holding the write lock, so created_at never goes
+	// backwards as ids go forwards. Microseconds is what the column keeps.
+	m := Message{Sender: sender, Content: content, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	err = tx.QueryRowContext(ctx,
+		`INSERT INTO messages (sender, content, created_at) VALUES (?, ?, ?) RETURNING id`,
+		sender, content, m.CreatedAt.UnixMicro()).Scan(&m.ID)
+	if err != nil {
+		return Message{}, fmt.Errorf("store: add message: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Message{}, fmt.Errorf("store: add message: commit: %w", err)
+	}
+	return m, nil
+}
+
+const sqliteColumns = "id, sender, content, created_at"
+
+// MessagesAfter returns up to limit messages with id > afterID, oldest first.
+func (s *SQLite) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
+	const op = "messages after"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	return s.query(ctx, op,
+		`SELECT `+sqliteColumns+` FROM messages WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+}
+
+// RecentMessages returns the latest limit messages, oldest first.
+func (s *SQLite) RecentMessages(ctx context.Context, limit int) ([]Message, error) {
+	const op = "recent messages"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	msgs, err := s.query(ctx, op,
+		`SELECT `+sqliteColumns+` FROM messages ORDER BY id DESC LIMIT ?`, limit)
+	return oldestFirst(msgs), err
+}
+
+// MessagesBefore returns the latest limit messages with id < beforeID, oldest
+// first: the page above the oldest one a reader already has.
+func (s *SQLite) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
+	const op = "messages before"
+	if err := checkLimit(op, limit); err != nil {
+		return nil, err
+	}
+	msgs, err := s.query(ctx, op,
+		`SELECT `+sqliteColumns+` FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?`, beforeID, limit)
+	return oldestFirst(msgs), err
+}
+
+// Message returns the message with the given id, or an error wrapping
+// ErrNotFound.
+func (s *SQLite) Message(ctx context.Context, id int64) (Message, error) {
+	msgs, err := s.query(ctx, "message", `SELECT `+sqliteColumns+` FROM messages WHERE id = ?`, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if len(msgs) == 0 {
+		return Message{}, fmt.Errorf("%w: id %d", ErrNotFound, id)
+	}
+	return msgs[0], nil
+}
+
+// LastID returns the highest stored message id, 0 when there are none.
+func (s *SQLite) LastID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: last id: %w", err)
+	}
+	return id, nil
+}
+
+// Ping checks that the database can be read. It uses the read pool so a health
+// check never queues behind a slow write.
+func (s *SQLite) Ping(ctx context.Context) error {
+	if err := s.reader.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both connection pools.
+func (s *SQLite) Close() error {
+	if err := errors.Join(s.writer.Close(), s.reader.Close()); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+func (s *SQLite) query(ctx context.Context, op, query string, args ...any) ([]Message, error) {
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	defer rows.Close()
+
+	msgs := []Message{} // not nil: callers may encode it, and [] reads better than null
+	for rows.Next() {
+		var m Message
+		var micros int64
+		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		m.CreatedAt = time.UnixMicro(micros).UTC()
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return msgs, nil
+}
