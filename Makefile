@@ -1,0 +1,57 @@
+# Chatzilla. `make run` starts it on http://localhost:5000; `make test` runs every test.
+# Both do their own set-up: npm packages, copied assets, generated templates.
+
+GO ?= go
+PORT ?= 5000
+VENDOR := assets/static/vendor
+HTMX_DIST := node_modules/htmx.org/dist
+
+.PHONY: run build assets generate check-generated test test-short vet bench clean
+
+run: assets
+	PORT=$(PORT) $(GO) run ./cmd/chatzilla
+
+build: assets
+	$(GO) build -o bin/chatzilla ./cmd/chatzilla
+
+# The htmx scripts come from npm (package-lock.json pins them) and are embedded
+# in the binary, never fetched from a CDN.
+assets: $(VENDOR)/htmx.min.js $(VENDOR)/hx-sse.min.js
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(VENDOR)/htmx.min.js: node_modules/.package-lock.json
+	@mkdir -p $(VENDOR)
+	cp $(HTMX_DIST)/htmx.min.js $@
+
+$(VENDOR)/hx-sse.min.js: node_modules/.package-lock.json
+	@mkdir -p $(VENDOR)
+	cp $(HTMX_DIST)/ext/hx-sse.min.js $@
+
+generate:
+	$(GO) tool templ generate -path views
+
+# Fails when a committed *_templ.go differs from what its .templ generates.
+check-generated:
+	@tmp=$$(mktemp -d) && cp views/*.templ $$tmp/ && $(GO) tool templ generate -path $$tmp >/dev/null 2>&1 && \
+	stale=0; for f in $$tmp/*_templ.go; do \
+		cmp -s $$f views/$${f##*/} || { echo "stale: views/$${f##*/} (run make generate)"; stale=1; }; \
+	done; rm -rf $$tmp; exit $$stale
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: assets check-generated vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: assets
+	$(GO) test -short -count=1 ./...
+
+bench: assets
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
+
+clean:
+	rm -rf bin $(VENDOR) node_modules

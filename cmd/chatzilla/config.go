@@ -1,0 +1,144 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// setting is one environment variable Chatzilla reads.
+type setting struct {
+	name, fallback, help string
+}
+
+// settings is every variable, in the order `chatzilla -h` lists them.
+var settings = []setting{
+	{"PORT", "5000", "TCP port to listen on (all interfaces)"},
+	{"DATABASE_URL", "sqlite:chatzilla.db", "where messages are kept: sqlite:PATH, or postgres://... / postgresql://... for PostgreSQL (required on Heroku)"},
+	{"SESSION_SECRET", "", "secret (32+ characters) that signs and encrypts session cookies; required in production, random per start otherwise"},
+	{"SESSION_SECRET_OLD", "", "previous SESSION_SECRET, still accepted while you rotate secrets"},
+	{"HISTORY_SIZE", "100", "how many recent messages a page shows (1-1000)"},
+	{"MESSAGE_MAX_LENGTH", "2000", "longest message in characters (1-10000)"},
+	{"TRUST_PROXY", "false (true on Heroku)", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app"},
+	{"DYNO", "", "set by Heroku; its presence means production"},
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: chatzilla\n\nChatzilla is configured through the environment:")
+	for _, s := range settings {
+		fallback := ""
+		if s.fallback != "" {
+			fallback = " (default " + s.fallback + ")"
+		}
+		fmt.Fprintf(w, "  %-20s %s%s\n", s.name, s.help, fallback)
+	}
+}
+
+type config struct {
+	Port             int
+	Database         database
+	SessionSecret    string
+	SessionSecretOld string
+	// SessionSecretGenerated is true when no secret was configured and
+	// one was made up for this run: sessions won't survive a restart.
+	SessionSecretGenerated bool
+	HistorySize            int
+	MaxMessageLength       int
+	TrustProxy             bool
+	Production             bool
+}
+
+// database is a parsed DATABASE_URL.
+type database struct {
+	Kind string // "sqlite" or "postgres"
+	// Path (SQLite) or URL (PostgreSQL).
+	Path, URL string
+}
+
+const minSecretLength = 32
+
+// loadConfig reads and checks the configuration once, at start. Every error
+// names the variable to fix.
+func loadConfig(getenv func(string) string) (config, error) {
+	var c config
+	var err error
+	c.Production = getenv("DYNO") != ""
+
+	if c.Port, err = intSetting(getenv, "PORT", 5000, 0, 65535); err != nil {
+		return c, err
+	}
+	if c.HistorySize, err = intSetting(getenv, "HISTORY_SIZE", 100, 1, 1000); err != nil {
+		return c, err
+	}
+	if c.MaxMessageLength, err = intSetting(getenv, "MESSAGE_MAX_LENGTH", 2000, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.TrustProxy, err = boolSetting(getenv, "TRUST_PROXY", c.Production); err != nil {
+		return c, err
+	}
+	if c.Database, err = parseDatabaseURL(getenv("DATABASE_URL"), c.Production); err != nil {
+		return c, err
+	}
+
+	c.SessionSecret, c.SessionSecretOld = getenv("SESSION_SECRET"), getenv("SESSION_SECRET_OLD")
+	switch {
+	case c.SessionSecret == "" && c.Production:
+		return c, fmt.Errorf("SESSION_SECRET must be set in production (heroku config:set SESSION_SECRET=$(openssl rand -hex 32))")
+	case c.SessionSecret == "":
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails
+		c.SessionSecret, c.SessionSecretGenerated = hex.EncodeToString(b), true
+	case len(c.SessionSecret) < minSecretLength:
+		return c, fmt.Errorf("SESSION_SECRET must be at least %d characters long", minSecretLength)
+	}
+	if c.SessionSecretOld != "" && len(c.SessionSecretOld) < minSecretLength {
+		return c, fmt.Errorf("SESSION_SECRET_OLD must be at least %d characters long", minSecretLength)
+	}
+	return c, nil
+}
+
+func parseDatabaseURL(v string, production bool) (database, error) {
+	switch {
+	case v == "" && production:
+		// Dyno disks are ephemeral and not shared between dynos.
+		return database{}, fmt.Errorf("DATABASE_URL must point to PostgreSQL on Heroku: dyno disks are wiped on restart and not shared (heroku addons:create heroku-postgresql)")
+	case v == "":
+		return database{Kind: "sqlite", Path: "chatzilla.db"}, nil
+	case strings.HasPrefix(v, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(v, "sqlite:"), "//")
+		if path == "" {
+			return database{}, fmt.Errorf("DATABASE_URL %q names no file: use sqlite:PATH", v)
+		}
+		return database{Kind: "sqlite", Path: path}, nil
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		return database{Kind: "postgres", URL: v}, nil
+	}
+	return database{}, fmt.Errorf("DATABASE_URL must start with sqlite:, postgres:// or postgresql://")
+}
+
+func intSetting(getenv func(string) string, name string, fallback, lo, hi int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number from %d to %d, not %q", name, lo, hi, v)
+	}
+	return n, nil
+}
+
+func boolSetting(getenv func(string) string, name string, fallback bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+	}
+	return b, nil
+}

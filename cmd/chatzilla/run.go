@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chatzilla/chatzilla/assets"
+	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// shutdownTimeout is how long requests in flight get to finish after SIGTERM.
+// Heroku kills a dyno 30 s after SIGTERM; we promise to be gone within 10 s.
+const shutdownTimeout = 8 * time.Second
+
+// appStore is what run needs of either store.
+type appStore interface {
+	handlers.MessageStore
+	LastID(ctx context.Context) (int64, error)
+	Close() error
+}
+
+// run starts Chatzilla and blocks until ctx ends or SIGINT/SIGTERM arrives,
+// then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	flags.Usage = func() { printUsage(stdout) }
+	if err := flags.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, nil))
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.SessionSecretGenerated {
+		log.Warn("SESSION_SECRET is not set: using a random one, so everyone must join again after a restart")
+	}
+	files, err := assets.Embedded()
+	if err != nil {
+		return err
+	}
+	if !files.Has(assets.HTMX) || !files.Has(assets.HTMXSSE) {
+		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
+	}
+
+	st, follow, err := openStore(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	h := hub.New()
+	var background sync.WaitGroup
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopFollowing()
+		background.Wait()
+	}()
+	if follow != nil {
+		last, err := st.LastID(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the last message id: %w", err)
+		}
+		background.Go(func() {
+			err := follow(followCtx, last, func(m store.Message) {
+				if err := handlers.Publish(h, m); err != nil {
+					log.Error("publishing message", "id", m.ID, "err", err)
+				}
+			})
+			if err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("following new messages stopped", "err", err)
+			}
+		})
+	}
+
+	srv := &http.Server{
+		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler: handlers.New(handlers.Options{
+			Store:            st,
+			Hub:              h,
+			Sessions:         handlers.NewSessionStore(cfg.SessionSecret, nonEmpty(cfg.SessionSecretOld)...),
+			Assets:           files,
+			Logger:           log,
+			HistorySize:      cfg.HistorySize,
+			MaxMessageLength: cfg.MaxMessageLength,
+			PublishOnPost:    follow == nil,
+			TrustProxy:       cfg.TrustProxy,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Streams extend their own deadline before each write.
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	// Streams never finish by themselves: end them first (browsers
+	// reconnect, to another instance if there is one), then let the
+	// remaining requests finish.
+	h.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("shutdown: requests still running were cut off", "err", err)
+		_ = srv.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+type followFunc func(ctx context.Context, afterID int64, deliver func(store.Message)) error
+
+// openStore opens the configured store. For PostgreSQL it also returns the
+// follower that publishes every stored message, this instance's and others'.
+func openStore(ctx context.Context, db database) (appStore, followFunc, error) {
+	switch db.Kind {
+	case "postgres":
+		pg, err := store.OpenPostgres(ctx, db.URL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, pg.Follow, nil
+	default:
+		lite, err := store.OpenSQLite(ctx, db.Path)
+		return lite, nil, err
+	}
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, v := range s {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// instance is Chatzilla running in-process through run, as `make run` starts
+// it, on a loopback port.
+type instance struct {
+	URL  string
+	stop func() error // graceful stop, as SIGTERM does; returns run's error
+	logs *syncBuffer
+}
+
+// startChatzilla runs the program with env on a free port and waits until
+// /healthz answers. It is stopped at the end of the test.
+func startChatzilla(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	port := freePort(t)
+	vars := map[string]string{"PORT": strconv.Itoa(port), "SESSION_SECRET": strings.Repeat("s", 32)}
+	for k, v := range env {
+		vars[k] = v
+	}
+	if vars["DATABASE_URL"] == "" {
+		vars["DATABASE_URL"] = "sqlite:" + storetest.SQLitePath(t)
+	}
+	getenv := func(k string) string { return vars[k] }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"chatzilla"}, getenv, logs, logs) }()
+
+	var once sync.Once
+	var runErr error
+	inst := &instance{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs}
+	inst.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(15 * time.Second):
+				runErr = fmt.Errorf("run did not return within 15s of shutdown")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := inst.stop(); err != nil {
+			t.Errorf("stopping chatzilla: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("chatzilla logs:\n%s", logs.String())
+		}
+	})
+	waitHealthy(t, inst.URL, done)
+	return inst
+}
+
+func waitHealthy(t *testing.T, base string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("chatzilla exited while starting: %v", err)
+		default:
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("chatzilla at %s not healthy after 15s", base)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects the program's output from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

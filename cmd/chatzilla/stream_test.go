@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// person is a joined HTTP client of a running instance.
+type person struct {
+	t     *testing.T
+	base  string
+	email string
+	c     *http.Client
+}
+
+func join(t *testing.T, base, email string) *person {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(base+"/join", url.Values{"email": {email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join %s: %d", email, resp.StatusCode)
+	}
+	return &person{t: t, base: base, email: email, c: c}
+}
+
+// say posts a message as a plain form and fails the test unless it is
+// acknowledged.
+func (p *person) say(text string) {
+	p.t.Helper()
+	resp, err := p.c.PostForm(p.base+"/messages", url.Values{"message": {text}})
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		p.t.Errorf("post %q: %d", text, resp.StatusCode)
+	}
+}
+
+type event struct {
+	id   int64
+	data string
+}
+
+// stream is an open /events connection read in the background.
+type stream struct {
+	events chan event
+	ended  chan struct{} // closed when the server ends the stream
+	cancel context.CancelFunc
+}
+
+func (p *person) open(query, lastEventID string) *stream {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/events"+query, nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := p.c.Do(req)
+	if err != nil {
+		cancel()
+		p.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		cancel()
+		p.t.Fatalf("GET /events%s: %d", query, resp.StatusCode)
+	}
+	s := &stream{events: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
+	p.t.Cleanup(cancel)
+	go func() {
+		defer close(s.ended)
+		defer resp.Body.Close()
+		readEvents(resp.Body, s.events)
+	}()
+	return s
+}
+
+// readEvents parses text/event-stream until the body ends.
+func readEvents(body io.Reader, out chan<- event) {
+	r := bufio.NewReader(body)
+	var e event
+	var data []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimSuffix(line, "\n")
+		switch {
+		case line == "":
+			if data != nil {
+				e.data = strings.Join(data, "\n")
+				out <- e
+			}
+			e, data = event{}, nil
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "id: "):
+			e.id, _ = strconv.ParseInt(strings.TrimPrefix(line, "id: "), 10, 64)
+		case strings.HasPrefix(line, "data: "):
+			data = append(data, strings.TrimPrefix(line, "data: "))
+		}
+	}
+}
+
+// next returns the next n events or fails after timeout.
+func (s *stream) next(t *testing.T, n int, timeout time.Duration) []event {
+	t.Helper()
+	var got []event
+	deadline := time.After(timeout)
+	for len(got) < n {
+		select {
+		case e := <-s.events:
+			got = append(got, e)
+		case <-deadline:
+			t.Fatalf("got %d of %d events within %s: %+v", len(got), n, timeout, got)
+		}
+	}
+	return got
+}
+
+// quiet fails if any event arrives within d.
+func (s *stream) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case e := <-s.events:
+		t.Fatalf("unexpected event %+v", e)
+	case <-time.After(d):
+	}
+}
+
+func ids(es []event) string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatInt(e.id, 10))
+	}
+	return b.String()
+}
+
+func TestStreamReplaysThenGoesLive(t *testing.T) {
+	inst := startChatzilla(t, nil)
+	bob := join(t, inst.URL, "bob@example.com")
+	for i := 1; i <= 3; i++ {
+		bob.say(fmt.Sprintf("message %d", i))
+	}
+
+	tests := []struct {
+		name, query, lastEventID string
+		wantReplay               string
+	}{
+		{"after parameter", "?after=1", "", "2 3"},
+		{"Last-Event-ID wins over after", "?after=0", "2", "3"},
+		{"Last-Event-ID alone", "", "1", "2 3"},
+		{"after zero replays all", "?after=0", "", "1 2 3"},
+		{"up to date", "?after=3", "", ""},
+	}
+	streams := make([]*stream, len(tests))
+	for i, tt := range tests {
+		streams[i] = bob.open(tt.query, tt.lastEventID)
+		if tt.wantReplay == "" {
+			continue
+		}
+		got := streams[i].next(t, len(strings.Fields(tt.wantReplay)), 2*time.Second)
+		if ids(got) != tt.wantReplay {
+			t.Errorf("%s: replayed %s, want %s", tt.name, ids(got), tt.wantReplay)
+		}
+	}
+	live := bob.open("", "") // no start: live only
+	live.quiet(t, 200*time.Millisecond)
+
+	bob.say("message 4 <b>bold</b>")
+	want := `<li id="m-4"><b>bob@example.com</b>: message 4 &lt;b&gt;bold&lt;/b&gt;</li>`
+	for i, s := range append(streams, live) {
+		got := s.next(t, 1, time.Second)
+		if got[0].id != 4 || got[0].data != want {
+			t.Errorf("stream %d: got %+v, want id 4 %s", i, got[0], want)
+		}
+		s.quiet(t, 50*time.Millisecond)
+	}
+}
+
+// TestStreamNoGapNoDuplicateWhileReplaying opens streams while messages are
+// being posted, so that the replay and the live events overlap: every stream
+// must still see every message after its start exactly once, in order.
+func TestStreamNoGapNoDuplicateWhileReplaying(t *testing.T) {
+	inst := startChatzilla(t, nil)
+	ann := join(t, inst.URL, "ann@example.com")
+	const total = 200
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; i <= total; i++ {
+			ann.say(fmt.Sprintf("m%d", i))
+		}
+	})
+	var streams []*stream
+	var starts []int64
+	for i := range 10 {
+		after := int64(i * 15)
+		starts = append(starts, after)
+		streams = append(streams, ann.open(fmt.Sprintf("?after=%d", after), ""))
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	for i, s := range streams {
+		got := s.next(t, total-int(starts[i]), 10*time.Second)
+		for j, e := range got {
+			if want := starts[i] + int64(j) + 1; e.id != want || !strings.Contains(e.data, fmt.Sprintf(": m%d<", want)) {
+				t.Fatalf("stream after %d: event %d is %+v, want message %d", starts[i], j, e, want)
+			}
+		}
+		s.quiet(t, 20*time.Millisecond)
+	}
+}
+
+func TestShutdownEndsStreamsAndExits(t *testing.T) {
+	inst := startChatzilla(t, nil)
+	bob := join(t, inst.URL, "bob@example.com")
+	s := bob.open("?after=0", "")
+	bob.say("before shutdown")
+	s.next(t, 1, time.Second)
+
+	start := time.Now()
+	if err := inst.stop(); err != nil {
+		t.Fatalf("run returned %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("shutdown took %s, want under 10s", took)
+	}
+	select {
+	case <-s.ended:
+	case <-time.After(time.Second):
+		t.Fatal("stream still open after shutdown")
+	}
+	if !strings.Contains(inst.logs.String(), "stopped") {
+		t.Errorf("no clean stop in the log:\n%s", inst.logs.String())
+	}
+}
+
+func TestMessagesSurviveRestart(t *testing.T) {
+	db := "sqlite:" + t.TempDir() + "/chat.db"
+	first := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	bob := join(t, first.URL, "bob@example.com")
+	bob.say("kept")
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	second := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	s := join(t, second.URL, "ann@example.com").open("?after=0", "")
+	if got := s.next(t, 1, time.Second); !strings.Contains(got[0].data, "bob@example.com</b>: kept") {
+		t.Errorf("after restart: %+v", got)
+	}
+}

@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatzilla/chatzilla/views"
+)
+
+// userError is a problem a person can understand and usually fix: it carries
+// the status to answer with and the sentence to show.
+type userError struct {
+	status  int
+	message string
+}
+
+func (e *userError) Error() string { return strconv.Itoa(e.status) + ": " + e.message }
+
+func problem(status int, message string) error {
+	return &userError{status: status, message: message}
+}
+
+// errorMessages are the sentences shown for errors echo raises itself.
+var errorMessages = map[int]string{
+	http.StatusNotFound:              "There is no such page.",
+	http.StatusMethodNotAllowed:      "That action is not allowed here.",
+	http.StatusRequestEntityTooLarge: "That was too much to send at once. Messages can be at most a few thousand characters.",
+	http.StatusServiceUnavailable:    "Chatzilla is busy or restarting. Try again in a moment.",
+}
+
+// handleError is the one place errors become responses: a page for browsers,
+// a fragment for htmx, plain text for everything else. Only server faults
+// (5xx) are logged, and their details never reach the response.
+func (s *server) handleError(err error, c echo.Context) {
+	status, message := http.StatusInternalServerError, "Something went wrong on our side. Please try again."
+	var ue *userError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ue):
+		status, message = ue.status, ue.message
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := errorMessages[status]; ok {
+			message = m
+		} else {
+			message = http.StatusText(status)
+		}
+	}
+	if status >= 500 {
+		s.Logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+	}
+	if c.Response().Committed {
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
+
+	p := views.Problem{Status: status, Title: http.StatusText(status), Message: message}
+	var rerr error
+	switch {
+	case c.Request().Method == http.MethodHead:
+		rerr = c.NoContent(status)
+	case isHTMX(c):
+		rerr = render(c, status, views.ProblemMessage(p))
+	case acceptsHTML(c):
+		rerr = render(c, status, views.ProblemPage(s.page, p))
+	default:
+		rerr = c.String(status, message+"\n")
+	}
+	if rerr != nil {
+		s.Logger.Error("writing error response", "err", rerr)
+	}
+}
+
+func acceptsHTML(c echo.Context) bool {
+	return strings.Contains(strings.ToLower(c.Request().Header.Get("Accept")), "text/html")
+}

@@ -1,0 +1,225 @@
+package handlers_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/chatzilla/chatzilla/assets"
+	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// testServer is the real handler over a real SQLite store, served on loopback.
+type testServer struct {
+	*httptest.Server
+	store *store.SQLite
+	hub   *hub.Hub
+}
+
+func newTestServer(t *testing.T) *testServer {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), storetest.SQLitePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	files, err := assets.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hub.New()
+	srv := httptest.NewServer(handlers.New(handlers.Options{
+		Store:            st,
+		Hub:              h,
+		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
+		Assets:           files,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HistorySize:      100,
+		MaxMessageLength: 2000,
+		PublishOnPost:    true,
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close) // ends open streams so srv.Close does not wait on them
+	return &testServer{Server: srv, store: st, hub: h}
+}
+
+// client is one person's browser: it keeps cookies and does not follow
+// redirects, so tests see the 303s.
+func (ts *testServer) client(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{
+		Jar:           jar,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// joined is a client that has joined as email.
+func (ts *testServer) joined(t *testing.T, email string) *http.Client {
+	t.Helper()
+	c := ts.client(t)
+	resp := post(t, c, ts.URL+"/join", url.Values{"email": {email}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join as %s: status %d", email, resp.StatusCode)
+	}
+	return c
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (r response) doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) response {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp, string(b)}
+}
+
+func get(t *testing.T, c *http.Client, u string) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Accept", "text/html")
+	return do(t, c, req)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values, htmx bool) response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	if htmx {
+		req.Header.Set("HX-Request", "true")
+	}
+	return do(t, c, req)
+}
+
+func (ts *testServer) messages(t *testing.T) []store.Message {
+	t.Helper()
+	ms, err := ts.store.RecentMessages(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func TestHomeNotJoinedShowsJoinForm(t *testing.T) {
+	ts := newTestServer(t)
+	resp := get(t, ts.client(t), ts.URL+"/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	d := resp.doc(t)
+	if got := d.Find("title").Text(); got != "Chatzilla" {
+		t.Errorf("title %q", got)
+	}
+	if got := d.Find("h1").Text(); got != "Welcome to Chatzilla" {
+		t.Errorf("h1 %q", got)
+	}
+	form := d.Find(`form[method="post"][action="/join"]`)
+	if form.Length() != 1 {
+		t.Fatalf("no join form in %s", resp.body)
+	}
+	if form.Find(`input[type="email"][name="email"][required]`).Length() != 1 {
+		t.Error("join form lacks a required email input")
+	}
+	if !strings.Contains(form.Find("label").Text(), "Type your email to join the chat") {
+		t.Errorf("label %q", form.Find("label").Text())
+	}
+	if form.Find(`button[type="submit"]`).Text() != "Join" {
+		t.Error("no Join button")
+	}
+	if d.Find("#messages").Length() != 0 {
+		t.Error("message list shown to someone who has not joined")
+	}
+}
+
+func TestJoinedHomeShowsHistoryComposerAndStream(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	for _, text := range []string{"first", "second <i>x</i>", "third"} {
+		if _, err := ts.store.AddMessage(ctx, "ann@example.com", text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := get(t, ts.joined(t, "bob@example.com"), ts.URL+"/")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	d := resp.doc(t)
+	if !strings.Contains(d.Find("header").Text(), "bob@example.com") {
+		t.Error("page does not say who you are")
+	}
+	list := d.Find("ul#messages")
+	if got, _ := list.Attr("hx-sse:connect"); got != "/events?after=3" {
+		t.Errorf("stream URL %q, want /events?after=3", got)
+	}
+	var items []string
+	list.Find("li").Each(func(_ int, li *goquery.Selection) { items = append(items, li.Text()) })
+	want := []string{"ann@example.com: first", "ann@example.com: second <i>x</i>", "ann@example.com: third"}
+	if strings.Join(items, "|") != strings.Join(want, "|") {
+		t.Errorf("history %q, want %q", items, want)
+	}
+	if !strings.Contains(resp.body, `<li id="m-2"><b>ann@example.com</b>: second &lt;i&gt;x&lt;/i&gt;</li>`) {
+		t.Errorf("message 2 not rendered as the stream fragment:\n%s", resp.body)
+	}
+	if d.Find(`form[method="post"][action="/messages"] textarea[name="message"][required]`).Length() != 1 {
+		t.Error("no composer")
+	}
+	if d.Find(`form[method="post"][action="/leave"] button`).Length() != 1 {
+		t.Error("no leave button")
+	}
+}
+
+func TestHistoryShowsLatestOldestFirst(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 105 {
+		if _, err := ts.store.AddMessage(context.Background(), "ann@example.com", "n"+strings.Repeat("!", i%3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := get(t, ts.joined(t, "bob@example.com"), ts.URL+"/").doc(t)
+	items := d.Find("#messages li")
+	if items.Length() != 100 {
+		t.Fatalf("%d items, want 100", items.Length())
+	}
+	if id, _ := items.First().Attr("id"); id != "m-6" {
+		t.Errorf("first item %s, want m-6", id)
+	}
+	if id, _ := items.Last().Attr("id"); id != "m-105" {
+		t.Errorf("last item %s, want m-105", id)
+	}
+}

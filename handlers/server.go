@@ -1,0 +1,120 @@
+// Package handlers is Chatzilla's HTTP surface: pages, forms and the live
+// message stream. New builds it from its dependencies; routes.go lists every
+// route.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatzilla/chatzilla/assets"
+	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/views"
+)
+
+// MessageStore is the history the handlers read and append to.
+type MessageStore interface {
+	AddMessage(ctx context.Context, sender, content string) (store.Message, error)
+	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
+	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
+	Ping(ctx context.Context) error
+}
+
+// Options are the server's dependencies and settings.
+type Options struct {
+	Store    MessageStore
+	Hub      *hub.Hub
+	Sessions sessions.Store
+	Assets   *assets.Assets
+	Logger   *slog.Logger
+
+	HistorySize      int // messages shown when the page loads
+	MaxMessageLength int // in characters
+
+	// PublishOnPost makes the server publish each message to the hub as soon
+	// as it is stored. It is false when something else publishes every stored
+	// message (the PostgreSQL follower, which also sees other instances'
+	// messages), so that a message is not published twice.
+	PublishOnPost bool
+
+	// TrustProxy says the app runs behind a router (Heroku's) that sets
+	// X-Forwarded-For and X-Forwarded-Proto; otherwise those headers are
+	// ignored, since any client could send them.
+	TrustProxy bool
+}
+
+type server struct {
+	Options
+	page views.Page
+
+	// publishMu makes storing and publishing one step when PublishOnPost is
+	// set, so messages reach the hub in id order: a stream skips any id at or
+	// below the last it sent, and would otherwise drop a message whose
+	// publish lost a race with its successor's. The SQLite store serialises
+	// writes anyway, so this costs no throughput.
+	publishMu sync.Mutex
+}
+
+// New returns the Chatzilla HTTP handler.
+func New(o Options) *echo.Echo {
+	s := &server{Options: o, page: pageAssets(o.Assets)}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	if o.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	s.routes(e)
+	return e
+}
+
+func pageAssets(a *assets.Assets) views.Page {
+	p := views.Page{StylesheetURL: a.URL(assets.Stylesheet)}
+	if a.Has(assets.HTMX) && a.Has(assets.HTMXSSE) {
+		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.HTMXSSE)}
+	}
+	return p
+}
+
+// render writes a component with a status. It renders into a buffer first so
+// that a failure becomes a clean error page rather than half a page.
+func render(c echo.Context, status int, component templ.Component) error {
+	var buf bytes.Buffer
+	if err := component.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// isHTMX reports whether htmx sent the request, in which case it expects a
+// fragment rather than a page or a redirect.
+func isHTMX(c echo.Context) bool {
+	return c.Request().Header.Get("HX-Request") == "true"
+}
+
+func seeOther(c echo.Context, to string) error {
+	return c.Redirect(http.StatusSeeOther, to)
+}
+
+func messageViews(ms []store.Message) []views.Message {
+	vs := make([]views.Message, len(ms))
+	for i, m := range ms {
+		vs[i] = messageView(m)
+	}
+	return vs
+}
+
+func messageView(m store.Message) views.Message {
+	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content}
+}

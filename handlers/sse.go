@@ -1,0 +1,51 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/views"
+)
+
+// messageFrame renders m and wraps it as one text/event-stream event:
+//
+//	id: 42
+//	data: <li id="m-42"><b>bob@example.com</b>: hello</li>
+//
+// The id is what a reconnecting browser sends back as Last-Event-ID.
+func messageFrame(m store.Message) ([]byte, error) {
+	var html bytes.Buffer
+	if err := views.MessageItem(messageView(m)).Render(context.Background(), &html); err != nil {
+		return nil, err
+	}
+	return encodeEvent(m.ID, html.Bytes()), nil
+}
+
+// encodeEvent frames data as one event. Every line of data gets its own
+// "data:" prefix (the stream format's only way to carry a line break), so no
+// text can end the event early or inject a field of its own; a lone \r counts
+// as a line break, as it does for the browser's parser.
+func encodeEvent(id int64, data []byte) []byte {
+	buf := make([]byte, 0, len(data)+32)
+	buf = append(buf, "id: "...)
+	buf = strconv.AppendInt(buf, id, 10)
+	buf = append(buf, '\n')
+	for {
+		i := bytes.IndexAny(data, "\r\n")
+		if i < 0 {
+			break
+		}
+		buf = append(buf, "data: "...)
+		buf = append(buf, data[:i]...)
+		buf = append(buf, '\n')
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
+	}
+	buf = append(buf, "data: "...)
+	buf = append(buf, data...)
+	return append(buf, '\n', '\n')
+}

@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatzilla/chatzilla/hub"
+)
+
+const (
+	// heartbeatInterval keeps an idle stream from looking dead: Heroku's
+	// router closes a connection after 55 s without a byte, and other proxies
+	// are often stricter.
+	heartbeatInterval = 15 * time.Second
+	// writeTimeout is how long one write to a stream may take. A reader that
+	// takes longer has stopped reading; dropping it frees its goroutine.
+	writeTimeout = 10 * time.Second
+	// replayPage is how many stored messages a replay reads at a time.
+	replayPage = 500
+)
+
+// stream is the live message list: it replays what the reader missed, then
+// sends each new message as it is published.
+func (s *server) stream(c echo.Context) error {
+	me := s.member(c)
+	if me == "" {
+		return problem(http.StatusUnauthorized, "Join the chat to see messages.")
+	}
+	after, replay, err := streamStart(c.Request())
+	if err != nil {
+		return problem(http.StatusBadRequest, err.Error())
+	}
+
+	// Subscribe before reading history, so that anything published while the
+	// replay runs waits in the subscription instead of falling in between.
+	sub, err := s.Hub.Subscribe()
+	if errors.Is(err, hub.ErrClosed) {
+		return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Hub.Unsubscribe(sub)
+
+	w := c.Response()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer
+	w.WriteHeader(http.StatusOK)
+
+	ctx := c.Request().Context()
+	log := s.Logger.With("sender", me, "ip", c.RealIP())
+	log.Info("stream connected", "after", after, "replay", replay)
+	started := time.Now()
+	defer func() { log.Info("stream disconnected", "duration", time.Since(started).Round(time.Millisecond)) }()
+
+	write := func(b []byte) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+			return err
+		}
+		_, err := w.Write(b)
+		return err
+	}
+	flush := func() error {
+		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+
+	// A first comment, flushed at once, tells the browser (and any proxy)
+	// that the stream is open before there is anything to say.
+	if err := write([]byte(": connected\n\n")); err != nil {
+		return nil
+	}
+	if err := flush(); err != nil {
+		return nil
+	}
+
+	last := after
+	for replay {
+		page, err := s.Store.MessagesAfter(ctx, last, replayPage)
+		if err != nil {
+			log.Error("stream replay", "after", last, "err", err)
+			return nil // the browser reconnects and tries again
+		}
+		for _, m := range page {
+			frame, err := messageFrame(m)
+			if err != nil {
+				log.Error("rendering message", "id", m.ID, "err", err)
+				return nil
+			}
+			if err := write(frame); err != nil {
+				return nil
+			}
+			last = m.ID
+		}
+		replay = len(page) == replayPage
+	}
+	if err := flush(); err != nil {
+		return nil
+	}
+
+	heartbeat := time.NewTicker(heartbeatInterval)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-heartbeat.C:
+			if write([]byte(": heartbeat\n\n")) != nil || flush() != nil {
+				return nil
+			}
+		case e, open := <-sub.Events():
+			// Write everything already queued, then flush once.
+			for {
+				if !open {
+					// Dropped for falling behind, or the server is
+					// shutting down: end the stream, the browser
+					// reconnects with Last-Event-ID.
+					_ = flush()
+					return nil
+				}
+				if e.ID == 0 || e.ID > last {
+					if err := write(e.Frame); err != nil {
+						return nil
+					}
+					if e.ID != 0 {
+						last = e.ID
+					}
+				}
+				select {
+				case e, open = <-sub.Events():
+					continue
+				default:
+				}
+				break
+			}
+			if err := flush(); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// streamStart says where a stream begins: after the Last-Event-ID a
+// reconnecting browser sends, else after the `after` parameter the page put
+// in the stream URL, else now (replay is false).
+func streamStart(r *http.Request) (after int64, replay bool, err error) {
+	v, name := r.Header.Get("Last-Event-ID"), "Last-Event-ID"
+	if v == "" {
+		v, name = r.URL.Query().Get("after"), "after"
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	after, err = strconv.ParseInt(v, 10, 64)
+	if err != nil || after < 0 {
+		return 0, false, errors.New(name + " must be a message id (a whole number of 0 or more).")
+	}
+	return after, true, nil
+}
