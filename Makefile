@@ -4,7 +4,6 @@
 GO ?= go
 PORT ?= 5000
 VENDOR := assets/static/vendor
-HTMX_DIST := node_modules/htmx.org/dist
 
 .PHONY: run build assets generate check-generated test test-short vet bench clean
 
@@ -22,13 +21,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-$(VENDOR)/htmx.min.js: node_modules/.package-lock.json
-	@mkdir -p $(VENDOR)
-	cp $(HTMX_DIST)/htmx.min.js $@
-
-$(VENDOR)/hx-sse.min.js: node_modules/.package-lock.json
-	@mkdir -p $(VENDOR)
-	cp $(HTMX_DIST)/ext/hx-sse.min.js $@
+# `npm run vendor` is the one copy step, shared with Heroku's build
+# (package.json's heroku-postbuild).
+$(VENDOR)/htmx.min.js $(VENDOR)/hx-sse.min.js &: node_modules/.package-lock.json
+	npm run --silent vendor
 
 generate:
 	$(GO) tool templ generate -path views

@@ -62,8 +62,14 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	}
 
 	// The random part tells one instance's followers from another's in
-	// pg_stat_activity, even when they share a database and a host.
-	name := "chatzilla-follow-" + strings.ToLower(rand.Text()[:12])
+	// pg_stat_activity, even when they share a database and a host. An
+	// application_name given in the URL is kept as the prefix, so an operator
+	// (or a test) can find a deployment's followers.
+	app := cfg.ConnConfig.RuntimeParams["application_name"]
+	if app == "" {
+		app = "chatzilla"
+	}
+	name := app + "-follow-" + strings.ToLower(rand.Text()[:12])
 	followConfig := cfg.ConnConfig.Copy()
 	followConfig.RuntimeParams["application_name"] = name
 
