@@ -42,6 +42,7 @@ vet:
 
 test: assets check-generated vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz FuzzMessagePipeline -fuzztime 15s ./handlers
 
 test-short: assets
 	$(GO) test -short -count=1 ./...

@@ -25,6 +25,8 @@ func TestJoin(t *testing.T) {
 		{"markup", `"<script>"@example.com`, http.StatusUnprocessableEntity, "can't contain"},
 		{"two addresses", "a@example.com, b@example.com", http.StatusUnprocessableEntity, "doesn't look like an email"},
 		{"too long", strings.Repeat("a", 243) + "@example.com", http.StatusUnprocessableEntity, "too long"},
+		{"apostrophe", "o'brien@example.com", http.StatusSeeOther, ""},
+		{"ampersand", "a&b@example.com", http.StatusUnprocessableEntity, "can't contain"},
 		{"longest allowed", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 57) + ".com", http.StatusSeeOther, ""},
 		{"invalid UTF-8", "bob\xff@example.com", http.StatusUnprocessableEntity, "not text"},
 	}

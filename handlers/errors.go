@@ -16,12 +16,26 @@ import (
 type userError struct {
 	status  int
 	message string
+	cause   error // logged for 5xx, never shown
 }
 
-func (e *userError) Error() string { return strconv.Itoa(e.status) + ": " + e.message }
+func (e *userError) Error() string {
+	if e.cause != nil {
+		return strconv.Itoa(e.status) + ": " + e.message + ": " + e.cause.Error()
+	}
+	return strconv.Itoa(e.status) + ": " + e.message
+}
+
+func (e *userError) Unwrap() error { return e.cause }
 
 func problem(status int, message string) error {
 	return &userError{status: status, message: message}
+}
+
+// storeUnavailable is the answer when the store fails: nothing was done, and
+// trying again later is the right thing for the person to do.
+func storeUnavailable(err error, message string) error {
+	return &userError{status: http.StatusServiceUnavailable, message: message, cause: err}
 }
 
 // errorMessages are the sentences shown for errors echo raises itself.

@@ -28,7 +28,15 @@ type testServer struct {
 	hub   *hub.Hub
 }
 
-func newTestServer(t *testing.T) *testServer {
+// defaultLimits are the production defaults.
+var defaultLimits = handlers.Limits{
+	FloodControl:      true,
+	MessagesPerSecond: 5, MessageBurst: 20,
+	JoinsPerSecond: 1, JoinBurst: 10,
+	MaxStreams: 50000, MaxStreamsPerSession: 10,
+}
+
+func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), storetest.SQLitePath(t))
 	if err != nil {
@@ -40,7 +48,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	h := hub.New()
-	srv := httptest.NewServer(handlers.New(handlers.Options{
+	o := handlers.Options{
 		Store:            st,
 		Hub:              h,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
@@ -49,7 +57,12 @@ func newTestServer(t *testing.T) *testServer {
 		HistorySize:      100,
 		MaxMessageLength: 2000,
 		PublishOnPost:    true,
-	}))
+		Limits:           defaultLimits,
+	}
+	for _, f := range adjust {
+		f(&o)
+	}
+	srv := httptest.NewServer(handlers.New(o))
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.Close) // ends open streams so srv.Close does not wait on them
 	return &testServer{Server: srv, store: st, hub: h}

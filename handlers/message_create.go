@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,8 +17,8 @@ import (
 // own list is updated by its stream like everyone else's, so an htmx request
 // only gets a fresh composer back and the message is never shown twice.
 func (s *server) createMessage(c echo.Context) error {
-	me := s.member(c)
-	if me == "" {
+	me, joined := s.member(c)
+	if !joined {
 		if isHTMX(c) {
 			return problem(http.StatusUnauthorized, "You are no longer in the chat. Reload the page to join again.")
 		}
@@ -25,19 +27,27 @@ func (s *server) createMessage(c echo.Context) error {
 
 	typed := c.FormValue("message")
 	text, reason := validateMessage(typed, s.MaxMessageLength)
+	status := http.StatusUnprocessableEntity
+	if reason == "" && s.Limits.FloodControl {
+		if ok, wait := s.messageFlood.take(time.Now(), "session:"+me.SessionID, "ip:"+c.RealIP()); !ok {
+			secs := retryAfterSeconds(wait)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			status, reason = http.StatusTooManyRequests, "You're sending messages too fast. Wait "+plural(secs, "second")+" and send again."
+		}
+	}
 	if reason != "" {
 		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Error: reason, Autofocus: true}
 		if isHTMX(c) {
-			return render(c, http.StatusUnprocessableEntity, views.ComposerForm(composer))
+			return render(c, status, views.ComposerForm(composer))
 		}
-		return s.renderChat(c, http.StatusUnprocessableEntity, me, composer)
+		return s.renderChat(c, status, me.Email, composer)
 	}
 
-	m, err := s.addMessage(c, me, text)
+	m, err := s.addMessage(c, me.Email, text)
 	if err != nil {
-		return err
+		return storeUnavailable(err, "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment.")
 	}
-	s.Logger.Info("message", "id", m.ID, "sender", me)
+	s.Logger.Info("message", "id", m.ID, "sender", me.Email)
 
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.ComposerForm(views.Composer{Autofocus: true}))

@@ -14,6 +14,8 @@ const maxBodyBytes = "64K"
 
 func (s *server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover())
+	e.Use(s.securityHeaders)
+	e.Use(crossOrigin())
 	e.Use(middleware.BodyLimit(maxBodyBytes))
 
 	e.GET("/", s.home)

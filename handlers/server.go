@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/gorilla/sessions"
@@ -49,6 +50,31 @@ type Options struct {
 	// X-Forwarded-For and X-Forwarded-Proto; otherwise those headers are
 	// ignored, since any client could send them.
 	TrustProxy bool
+
+	Limits Limits
+
+	// StreamWriteTimeout bounds each write to a stream; 0 means 10 s.
+	StreamWriteTimeout time.Duration
+}
+
+// Limits bound what one session, one client address and everyone together
+// may do.
+type Limits struct {
+	// FloodControl turns the token buckets below on. Off only for load
+	// tests on a trusted network.
+	FloodControl bool
+	// MessagesPerSecond and MessageBurst size the bucket each session and
+	// each client address has for posting messages.
+	MessagesPerSecond float64
+	MessageBurst      int
+	// JoinsPerSecond and JoinBurst size each client address's bucket for
+	// joining.
+	JoinsPerSecond float64
+	JoinBurst      int
+	// MaxStreams bounds open streams in all; MaxStreamsPerSession bounds
+	// one session's (tabs of one browser).
+	MaxStreams           int
+	MaxStreamsPerSession int
 }
 
 type server struct {
@@ -61,11 +87,20 @@ type server struct {
 	// publish lost a race with its successor's. The SQLite store serialises
 	// writes anyway, so this costs no throughput.
 	publishMu sync.Mutex
+
+	messageFlood, joinFlood *buckets
+	streams                 streamSlots
 }
 
 // New returns the Chatzilla HTTP handler.
 func New(o Options) *echo.Echo {
-	s := &server{Options: o, page: pageAssets(o.Assets)}
+	s := &server{
+		Options:      o,
+		page:         pageAssets(o.Assets),
+		messageFlood: newBuckets(o.Limits.MessagesPerSecond, o.Limits.MessageBurst),
+		joinFlood:    newBuckets(o.Limits.JoinsPerSecond, o.Limits.JoinBurst),
+		streams:      streamSlots{max: o.Limits.MaxStreams, maxPerSession: o.Limits.MaxStreamsPerSession, bySession: make(map[string]int)},
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

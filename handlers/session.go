@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"net/http"
 
@@ -11,7 +12,10 @@ import (
 
 const (
 	sessionName = "chatzilla"
-	sessionKey  = "email"
+	emailKey    = "email"
+	// idKey holds a random id per join: flood control and stream limits
+	// count per session, and an email alone does not tell sessions apart.
+	idKey = "id"
 	// sessionMaxAge keeps someone joined for a month of visits.
 	sessionMaxAge = 30 * 24 * 60 * 60
 )
@@ -44,30 +48,41 @@ func deriveKey(secret, purpose string) []byte {
 	return mac.Sum(nil)
 }
 
-// member is the email of whoever sent the request, or "" if they have not
-// joined. A cookie that fails to decode (forged, truncated, expired, signed
-// with a retired secret) simply means "not joined".
-func (s *server) member(c echo.Context) string {
-	sess, err := s.Sessions.Get(c.Request(), sessionName)
-	if err != nil {
-		return ""
-	}
-	email, _ := sess.Values[sessionKey].(string)
-	return email
+// member is someone who has joined.
+type member struct {
+	Email     string
+	SessionID string
 }
 
-// setMember starts (email != "") or ends (email == "") the session.
-func (s *server) setMember(c echo.Context, email string) error {
+// member returns who sent the request; ok is false if they have not joined.
+// A cookie that fails to decode (forged, truncated, expired, signed with a
+// retired secret) simply means "not joined".
+func (s *server) member(c echo.Context) (m member, ok bool) {
+	sess, err := s.Sessions.Get(c.Request(), sessionName)
+	if err != nil {
+		return member{}, false
+	}
+	m.Email, _ = sess.Values[emailKey].(string)
+	m.SessionID, _ = sess.Values[idKey].(string)
+	return m, m.Email != "" && m.SessionID != ""
+}
+
+// startSession joins email with a new session id; endSession leaves.
+func (s *server) startSession(c echo.Context, email string) error {
+	return s.saveSession(c, map[any]any{emailKey: email, idKey: rand.Text()}, sessionMaxAge)
+}
+
+func (s *server) endSession(c echo.Context) error {
+	return s.saveSession(c, map[any]any{}, -1)
+}
+
+func (s *server) saveSession(c echo.Context, values map[any]any, maxAge int) error {
 	// A cookie that failed to decode still yields a fresh session to write.
 	sess, _ := s.Sessions.Get(c.Request(), sessionName)
+	sess.Values = values
 	opts := *sess.Options
+	opts.MaxAge = maxAge
 	opts.Secure = s.isHTTPS(c)
-	if email == "" {
-		delete(sess.Values, sessionKey)
-		opts.MaxAge = -1
-	} else {
-		sess.Values[sessionKey] = email
-	}
 	sess.Options = &opts
 	return sess.Save(c.Request(), c.Response())
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,9 +17,10 @@ const (
 	// router closes a connection after 55 s without a byte, and other proxies
 	// are often stricter.
 	heartbeatInterval = 15 * time.Second
-	// writeTimeout is how long one write to a stream may take. A reader that
-	// takes longer has stopped reading; dropping it frees its goroutine.
-	writeTimeout = 10 * time.Second
+	// defaultWriteTimeout is how long one write to a stream may take. A
+	// reader that takes longer has stopped reading; dropping it frees its
+	// goroutine and buffers.
+	defaultWriteTimeout = 10 * time.Second
 	// replayPage is how many stored messages a replay reads at a time.
 	replayPage = 500
 )
@@ -26,14 +28,21 @@ const (
 // stream is the live message list: it replays what the reader missed, then
 // sends each new message as it is published.
 func (s *server) stream(c echo.Context) error {
-	me := s.member(c)
-	if me == "" {
+	me, joined := s.member(c)
+	if !joined {
 		return problem(http.StatusUnauthorized, "Join the chat to see messages.")
 	}
 	after, replay, err := streamStart(c.Request())
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
+	if ok, sessionFull := s.streams.acquire(me.SessionID); !ok {
+		if sessionFull {
+			return problem(http.StatusServiceUnavailable, "Chatzilla is open in too many tabs. Close some and reload.")
+		}
+		return problem(http.StatusServiceUnavailable, "Chatzilla is full right now. Reconnecting shortly…")
+	}
+	defer s.streams.release(me.SessionID)
 
 	// Subscribe before reading history, so that anything published while the
 	// replay runs waits in the subscription instead of falling in between.
@@ -55,11 +64,15 @@ func (s *server) stream(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 
 	ctx := c.Request().Context()
-	log := s.Logger.With("sender", me, "ip", c.RealIP())
+	log := s.Logger.With("sender", me.Email, "ip", c.RealIP())
 	log.Info("stream connected", "after", after, "replay", replay)
 	started := time.Now()
-	defer func() { log.Info("stream disconnected", "duration", time.Since(started).Round(time.Millisecond)) }()
+	ended := "client left"
+	defer func() {
+		log.Info("stream disconnected", "reason", ended, "duration", time.Since(started).Round(time.Millisecond))
+	}()
 
+	writeTimeout := cmp.Or(s.StreamWriteTimeout, defaultWriteTimeout)
 	write := func(b []byte) error {
 		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
 			return err
@@ -88,6 +101,7 @@ func (s *server) stream(c echo.Context) error {
 		page, err := s.Store.MessagesAfter(ctx, last, replayPage)
 		if err != nil {
 			log.Error("stream replay", "after", last, "err", err)
+			ended = "replay failed"
 			return nil // the browser reconnects and tries again
 		}
 		for _, m := range page {
@@ -124,6 +138,7 @@ func (s *server) stream(c echo.Context) error {
 					// Dropped for falling behind, or the server is
 					// shutting down: end the stream, the browser
 					// reconnects with Last-Event-ID.
+					ended = "dropped or shutting down"
 					_ = flush()
 					return nil
 				}

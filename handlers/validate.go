@@ -22,8 +22,9 @@ func validateEmail(raw string) (string, string) {
 		return "", "That email address contains characters that are not text."
 	case len(email) > maxEmailBytes:
 		return "", fmt.Sprintf("That email address is too long: at most %d characters.", maxEmailBytes)
-	case strings.ContainsAny(email, "<>\"'&`"):
-		return "", "An email address can't contain < > \" ' & or `."
+	// Apostrophes stay allowed: o'brien@example.com is a real address.
+	case strings.ContainsAny(email, `<>"&`):
+		return "", `An email address can't contain <, >, " or &.`
 	}
 	addr, err := mail.ParseAddress(email)
 	// Only a bare address like bob@example.com: no display name, no

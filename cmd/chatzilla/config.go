@@ -22,6 +22,13 @@ var settings = []setting{
 	{"SESSION_SECRET_OLD", "", "previous SESSION_SECRET, still accepted while you rotate secrets"},
 	{"HISTORY_SIZE", "100", "how many recent messages a page shows (1-1000)"},
 	{"MESSAGE_MAX_LENGTH", "2000", "longest message in characters (1-10000)"},
+	{"RATE_LIMITS", "on", "flood control on POST /messages and POST /join; off only for load tests on a trusted network"},
+	{"MESSAGE_RATE", "5", "messages per second each session and each client address may post, on average"},
+	{"MESSAGE_BURST", "20", "messages a session or address may post at once before MESSAGE_RATE applies"},
+	{"JOIN_RATE", "1", "joins per second from one client address, on average"},
+	{"JOIN_BURST", "10", "joins one client address may make at once"},
+	{"STREAMS_MAX", "50000", "open live streams in all (also capped by the open-file limit); beyond it 503"},
+	{"STREAMS_PER_SESSION", "10", "open live streams (tabs) per session; beyond it 503"},
 	{"TRUST_PROXY", "false (true on Heroku)", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app"},
 	{"DYNO", "", "set by Heroku; its presence means production"},
 }
@@ -49,6 +56,12 @@ type config struct {
 	MaxMessageLength       int
 	TrustProxy             bool
 	Production             bool
+	FloodControl           bool
+	MessageRate, JoinRate  float64
+	MessageBurst           int
+	JoinBurst              int
+	MaxStreams             int
+	MaxStreamsPerSession   int
 }
 
 // database is a parsed DATABASE_URL.
@@ -77,6 +90,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.TrustProxy, err = boolSetting(getenv, "TRUST_PROXY", c.Production); err != nil {
+		return c, err
+	}
+	if c.FloodControl, err = onOffSetting(getenv, "RATE_LIMITS", true); err != nil {
+		return c, err
+	}
+	if c.MessageRate, err = rateSetting(getenv, "MESSAGE_RATE", 5); err != nil {
+		return c, err
+	}
+	if c.MessageBurst, err = intSetting(getenv, "MESSAGE_BURST", 20, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.JoinRate, err = rateSetting(getenv, "JOIN_RATE", 1); err != nil {
+		return c, err
+	}
+	if c.JoinBurst, err = intSetting(getenv, "JOIN_BURST", 10, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.MaxStreams, err = intSetting(getenv, "STREAMS_MAX", 50000, 1, 10000000); err != nil {
+		return c, err
+	}
+	if c.MaxStreamsPerSession, err = intSetting(getenv, "STREAMS_PER_SESSION", 10, 1, 10000); err != nil {
 		return c, err
 	}
 	if c.Database, err = parseDatabaseURL(getenv("DATABASE_URL"), c.Production); err != nil {
@@ -141,4 +175,29 @@ func boolSetting(getenv func(string) string, name string, fallback bool) (bool, 
 		return false, fmt.Errorf("%s must be true or false, not %q", name, v)
 	}
 	return b, nil
+}
+
+func rateSetting(getenv func(string) string, name string, fallback float64) (float64, error) {
+	v := getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0 && f <= 1e6) {
+		return 0, fmt.Errorf("%s must be a number above 0 (per second), not %q", name, v)
+	}
+	return f, nil
+}
+
+func onOffSetting(getenv func(string) string, name string, fallback bool) (bool, error) {
+	switch v := strings.ToLower(getenv(name)); v {
+	case "":
+		return fallback, nil
+	case "on", "true", "1":
+		return true, nil
+	case "off", "false", "0":
+		return false, nil
+	default:
+		return false, fmt.Errorf("%s must be on or off, not %q", name, v)
+	}
 }

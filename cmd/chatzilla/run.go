@@ -71,6 +71,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer st.Close()
 
+	maxStreams := cfg.MaxStreams
+	if files, err := raiseOpenFileLimit(); err != nil {
+		log.Warn("could not raise the open-file limit", "err", err)
+	} else if files-reservedFiles < maxStreams {
+		// Each stream holds a descriptor: past the limit, accept would fail
+		// for everyone; a clean 503 for the extra streams is better.
+		maxStreams = max(1, files-reservedFiles)
+	}
+	if !cfg.FloodControl {
+		log.Warn("RATE_LIMITS=off: flood control is disabled")
+	}
+
 	h := hub.New()
 	var background sync.WaitGroup
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
@@ -107,6 +119,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			MaxMessageLength: cfg.MaxMessageLength,
 			PublishOnPost:    follow == nil,
 			TrustProxy:       cfg.TrustProxy,
+			Limits: handlers.Limits{
+				FloodControl:         cfg.FloodControl,
+				MessagesPerSecond:    cfg.MessageRate,
+				MessageBurst:         cfg.MessageBurst,
+				JoinsPerSecond:       cfg.JoinRate,
+				JoinBurst:            cfg.JoinBurst,
+				MaxStreams:           maxStreams,
+				MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+			},
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -119,7 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize)
+	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -68,27 +68,82 @@ type stream struct {
 func (p *person) open(query, lastEventID string) *stream {
 	p.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/events"+query, nil)
-	if lastEventID != "" {
-		req.Header.Set("Last-Event-ID", lastEventID)
-	}
-	resp, err := p.c.Do(req)
-	if err != nil {
-		cancel()
-		p.t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		cancel()
-		p.t.Fatalf("GET /events%s: %d", query, resp.StatusCode)
-	}
-	s := &stream{events: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
 	p.t.Cleanup(cancel)
+	resp := p.connect(ctx, query, lastEventID)
+	s := &stream{events: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(s.ended)
 		defer resp.Body.Close()
 		readEvents(resp.Body, s.events)
 	}()
 	return s
+}
+
+// follow opens a stream that, like a browser, reconnects with Last-Event-ID
+// whenever the server ends it, until the test ends. Events arrive once each
+// however often it reconnects; reconnects are counted.
+func (p *person) follow(query string) (s *stream, reconnects func() int) {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p.t.Cleanup(cancel)
+	s = &stream{events: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
+	var mu sync.Mutex
+	n := 0
+	resp := p.connect(ctx, query, "")
+	go func() {
+		defer close(s.ended)
+		var last int64
+		for {
+			seen := make(chan event, 10000)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for e := range seen {
+					last = e.id
+					s.events <- e
+				}
+			}()
+			readEvents(resp.Body, seen)
+			resp.Body.Close()
+			close(seen)
+			<-done
+			if ctx.Err() != nil {
+				return
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond) // htmx backs off too
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/events"+query, nil)
+			req.Header.Set("Last-Event-ID", strconv.FormatInt(last, 10))
+			r, err := p.c.Do(req)
+			if err != nil || r.StatusCode != http.StatusOK {
+				if r != nil {
+					r.Body.Close()
+				}
+				return
+			}
+			resp = r
+		}
+	}()
+	return s, func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+func (p *person) connect(ctx context.Context, query, lastEventID string) *http.Response {
+	p.t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/events"+query, nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := p.c.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		p.t.Fatalf("GET /events%s: %d", query, resp.StatusCode)
+	}
+	return resp
 }
 
 // readEvents parses text/event-stream until the body ends.
@@ -201,7 +256,7 @@ func TestStreamReplaysThenGoesLive(t *testing.T) {
 // being posted, so that the replay and the live events overlap: every stream
 // must still see every message after its start exactly once, in order.
 func TestStreamNoGapNoDuplicateWhileReplaying(t *testing.T) {
-	inst := startChatzilla(t, nil)
+	inst := startChatzilla(t, map[string]string{"RATE_LIMITS": "off"})
 	ann := join(t, inst.URL, "ann@example.com")
 	const total = 200
 	var wg sync.WaitGroup

@@ -1,0 +1,138 @@
+package handlers_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// flakyStore is the real store with a switch that makes every call fail, as
+// when the database is down or unreachable.
+type flakyStore struct {
+	handlers.MessageStore
+	down atomic.Bool
+}
+
+var errDown = errors.New("connection refused")
+
+func (f *flakyStore) AddMessage(ctx context.Context, sender, content string) (store.Message, error) {
+	if f.down.Load() {
+		return store.Message{}, errDown
+	}
+	return f.MessageStore.AddMessage(ctx, sender, content)
+}
+
+func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.MessageStore.RecentMessages(ctx, limit)
+}
+
+func (f *flakyStore) Ping(ctx context.Context) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.MessageStore.Ping(ctx)
+}
+
+func TestStoreDown(t *testing.T) {
+	var flaky *flakyStore
+	ts := newTestServer(t, func(o *handlers.Options) {
+		flaky = &flakyStore{MessageStore: o.Store}
+		o.Store = flaky
+	})
+	c := ts.joined(t, "bob@example.com")
+	s := openLive(t, c, ts.URL)
+
+	flaky.down.Store(true)
+	resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"lost?"}}, true)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(resp.body, "was not sent") {
+		t.Errorf("post while the store is down: %d %q\n%s", resp.StatusCode, resp.Header.Get("Retry-After"), resp.body)
+	}
+	if strings.Contains(resp.body, errDown.Error()) {
+		t.Error("the store's error reached the page")
+	}
+	if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"lost?"}}, false); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("plain post while the store is down: %d", resp.StatusCode)
+	}
+	if resp := get(t, c, ts.URL+"/"); resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(resp.body, "load the messages right now") {
+		t.Errorf("page while the store is down: %d\n%s", resp.StatusCode, resp.body)
+	}
+	if resp := get(t, c, ts.URL+"/healthz"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("healthz while the store is down: %d", resp.StatusCode)
+	}
+
+	flaky.down.Store(false)
+	if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"back"}}, true); resp.StatusCode != http.StatusOK {
+		t.Fatalf("post after recovery: %d", resp.StatusCode)
+	}
+	// The stream stayed up through the outage and carries the next message.
+	if line := s.nextData(t); !strings.Contains(line, "bob@example.com</b>: back") {
+		t.Errorf("stream after recovery: %q", line)
+	}
+	if ms := ts.messages(t); len(ms) != 1 || ms[0].Content != "back" {
+		t.Errorf("stored %+v, want only the message sent after recovery", ms)
+	}
+}
+
+type liveStream struct{ lines chan string }
+
+// openLive opens a live-only stream and collects its data lines.
+func openLive(t *testing.T, c *http.Client, base string) *liveStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("open stream: %v %v", resp, err)
+	}
+	s := &liveStream{lines: make(chan string, 100)}
+	go func() {
+		defer resp.Body.Close()
+		buf := make([]byte, 64<<10)
+		var pending string
+		for {
+			n, err := resp.Body.Read(buf)
+			pending += string(buf[:n])
+			for {
+				line, rest, ok := strings.Cut(pending, "\n")
+				if !ok {
+					break
+				}
+				pending = rest
+				if strings.HasPrefix(line, "data: ") {
+					s.lines <- line
+				}
+			}
+			if err != nil {
+				close(s.lines)
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *liveStream) nextData(t *testing.T) string {
+	t.Helper()
+	select {
+	case l, ok := <-s.lines:
+		if !ok {
+			t.Fatal("stream ended")
+		}
+		return l
+	case <-time.After(2 * time.Second):
+		t.Fatal("no event within 2s")
+	}
+	return ""
+}

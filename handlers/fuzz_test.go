@@ -1,0 +1,73 @@
+package handlers
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// FuzzMessagePipeline feeds arbitrary text through what every message goes
+// through, validation, rendering and SSE framing, and checks that whatever
+// the text, it becomes exactly one well-formed event in which no user
+// character can open a tag, close one, end an attribute or leave its data
+// line. The seed corpus is in testdata/fuzz/FuzzMessagePipeline.
+func FuzzMessagePipeline(f *testing.F) {
+	for _, seed := range []string{
+		"hello", "<script>alert(1)</script>", "a\nb\r\nc\rd", "\n\nid: 9\nevent: x\ndata: y\n\n",
+		`"><img src=x onerror=alert(1)>`, "&lt;already&gt;", "\u2028\u2029", "\x00", "\xff",
+		"\ttab", strings.Repeat("é", 2001), "<br>",
+	} {
+		f.Add(seed, "bob@example.com")
+	}
+	f.Add("hi", `"<b>"@example.com`)
+	f.Fuzz(func(t *testing.T, text, email string) {
+		content, reason := validateMessage(text, 2000)
+		sender, emailReason := validateEmail(email)
+		if reason != "" || emailReason != "" {
+			return
+		}
+		frame, err := messageFrame(store.Message{ID: 7, Sender: sender, Content: content})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// One event: an id line, data lines, one blank line at the very end.
+		if !bytes.HasSuffix(frame, []byte("\n\n")) || bytes.Count(frame, []byte("\n\n")) != 1 {
+			t.Fatalf("not exactly one event: %q", frame)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(frame), "\n\n"), "\n")
+		if lines[0] != "id: 7" {
+			t.Fatalf("first line %q", lines[0])
+		}
+		var data []string
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "data: ") {
+				t.Fatalf("line escapes its data: prefix: %q in %q", l, frame)
+			}
+			if strings.ContainsRune(l, '\r') {
+				t.Fatalf("carriage return inside a data line: %q", l)
+			}
+			data = append(data, strings.TrimPrefix(l, "data: "))
+		}
+		html := strings.Join(data, "\n")
+
+		// The markup is ours alone: take it away and no < > " is left.
+		prefix := `<li id="m-7"><b>`
+		if !strings.HasPrefix(html, prefix) || !strings.HasSuffix(html, "</li>") {
+			t.Fatalf("not a message item: %q", html)
+		}
+		body := strings.TrimSuffix(strings.TrimPrefix(html, prefix), "</li>")
+		from, said, ok := strings.Cut(body, "</b>: ")
+		if !ok {
+			t.Fatalf("no sender separator: %q", html)
+		}
+		said = strings.ReplaceAll(said, "<br>", "")
+		for _, part := range []string{from, said} {
+			if strings.ContainsAny(part, `<>"`) {
+				t.Fatalf("user text reached the markup raw: %q (from %q, %q)", part, email, text)
+			}
+		}
+	})
+}
