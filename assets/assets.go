@@ -24,6 +24,7 @@ var static embed.FS
 // Files the pages refer to by name.
 const (
 	Stylesheet = "app.css"
+	Script     = "chat.js"
 	HTMX       = "vendor/htmx.min.js"
 	HTMXSSE    = "vendor/hx-sse.min.js"
 )

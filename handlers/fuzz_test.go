@@ -2,11 +2,16 @@ package handlers
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/chatzilla/chatzilla/store"
 )
+
+// messageItem is the shape of a rendered message; the groups are the
+// avatar's initials, the sender and the content, all derived from user text.
+var messageItem = regexp.MustCompile(`^<li id="m-7" class="av-[0-7]" data-initials="([^"]*)"><b>(.*)</b>: (.*)<time datetime="[0-9TZ:-]+" title="[^"<>]+">[0-9]{2}:[0-9]{2}</time></li>$`)
 
 // FuzzMessagePipeline feeds arbitrary text through what every message goes
 // through, validation, rendering and SSE framing, and checks that whatever
@@ -54,17 +59,12 @@ func FuzzMessagePipeline(f *testing.F) {
 		html := strings.Join(data, "\n")
 
 		// The markup is ours alone: take it away and no < > " is left.
-		prefix := `<li id="m-7"><b>`
-		if !strings.HasPrefix(html, prefix) || !strings.HasSuffix(html, "</li>") {
+		parts := messageItem.FindStringSubmatch(html)
+		if parts == nil {
 			t.Fatalf("not a message item: %q", html)
 		}
-		body := strings.TrimSuffix(strings.TrimPrefix(html, prefix), "</li>")
-		from, said, ok := strings.Cut(body, "</b>: ")
-		if !ok {
-			t.Fatalf("no sender separator: %q", html)
-		}
-		said = strings.ReplaceAll(said, "<br>", "")
-		for _, part := range []string{from, said} {
+		initials, from, said := parts[1], parts[2], strings.ReplaceAll(parts[3], "<br>", "")
+		for _, part := range []string{initials, from, said} {
 			if strings.ContainsAny(part, `<>"`) {
 				t.Fatalf("user text reached the markup raw: %q (from %q, %q)", part, email, text)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/store/storetest"
 )
@@ -49,8 +50,13 @@ func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer 
 	}
 	h := hub.New()
 	o := handlers.Options{
-		Store:            st,
-		Hub:              h,
+		Store: st,
+		Hub:   h,
+		Presence: presence.New(nil, 0, func(c presence.Change) {
+			if err := handlers.PublishPresence(h, c); err != nil {
+				t.Error(err)
+			}
+		}),
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
 		Assets:           files,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -201,12 +207,12 @@ func TestJoinedHomeShowsHistoryComposerAndStream(t *testing.T) {
 		t.Errorf("stream URL %q, want /events?after=3", got)
 	}
 	var items []string
-	list.Find("li").Each(func(_ int, li *goquery.Selection) { items = append(items, li.Text()) })
+	list.Find("li").Each(func(_ int, li *goquery.Selection) { items = append(items, messageText(li)) })
 	want := []string{"ann@example.com: first", "ann@example.com: second <i>x</i>", "ann@example.com: third"}
 	if strings.Join(items, "|") != strings.Join(want, "|") {
 		t.Errorf("history %q, want %q", items, want)
 	}
-	if !strings.Contains(resp.body, `<li id="m-2"><b>ann@example.com</b>: second &lt;i&gt;x&lt;/i&gt;</li>`) {
+	if !strings.Contains(resp.body, `<li id="m-2" class="av-5" data-initials="A"><b>ann@example.com</b>: second &lt;i&gt;x&lt;/i&gt;<time datetime="`) {
 		t.Errorf("message 2 not rendered as the stream fragment:\n%s", resp.body)
 	}
 	if d.Find(`form[method="post"][action="/messages"] textarea[name="message"][required]`).Length() != 1 {
@@ -225,9 +231,12 @@ func TestHistoryShowsLatestOldestFirst(t *testing.T) {
 		}
 	}
 	d := get(t, ts.joined(t, "bob@example.com"), ts.URL+"/").doc(t)
-	items := d.Find("#messages li")
+	items := d.Find(`#messages li[id^="m-"]`)
 	if items.Length() != 100 {
 		t.Fatalf("%d items, want 100", items.Length())
+	}
+	if href, _ := d.Find("#messages li#older a").Attr("href"); href != "/?before=6" {
+		t.Errorf("load older link %q, want /?before=6", href)
 	}
 	if id, _ := items.First().Attr("id"); id != "m-6" {
 		t.Errorf("first item %s, want m-6", id)
@@ -235,4 +244,11 @@ func TestHistoryShowsLatestOldestFirst(t *testing.T) {
 	if id, _ := items.Last().Attr("id"); id != "m-105" {
 		t.Errorf("last item %s, want m-105", id)
 	}
+}
+
+// messageText is a message as read on the page, without its time.
+func messageText(li *goquery.Selection) string {
+	c := li.Clone()
+	c.Find("time").Remove()
+	return c.Text()
 }

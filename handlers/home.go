@@ -1,33 +1,80 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// home shows the join form, or the chat to someone who has joined.
+// home shows the join form or, to someone who has joined, the chat: the
+// latest messages, or with ?before=ID the page of messages before ID (as a
+// fragment for htmx's "Load older messages", as a page without JavaScript).
 func (s *server) home(c echo.Context) error {
 	me, joined := s.member(c)
 	if !joined {
 		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{}))
 	}
-	return s.renderChat(c, http.StatusOK, me.Email, views.Composer{Autofocus: true})
+	if c.QueryParam("before") == "" {
+		return s.renderChat(c, http.StatusOK, me.Email, views.Composer{Autofocus: true})
+	}
+	before, err := strconv.ParseInt(c.QueryParam("before"), 10, 64)
+	if err != nil || before < 1 {
+		return problem(http.StatusBadRequest, "before must be a message id (a whole number above 0).")
+	}
+	h, err := s.history(c.Request().Context(), before)
+	if err != nil {
+		return err
+	}
+	if isHTMX(c) {
+		return render(c, http.StatusOK, views.HistoryItems(h))
+	}
+	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
+		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
+		Online: s.Presence.Online(), Composer: views.Composer{},
+	}))
 }
 
+// renderChat is the chat page with the latest messages.
 func (s *server) renderChat(c echo.Context, status int, me string, composer views.Composer) error {
-	history, err := s.Store.RecentMessages(c.Request().Context(), s.HistorySize)
+	h, err := s.history(c.Request().Context(), 0)
 	if err != nil {
-		return storeUnavailable(err, "Chatzilla can't load the messages right now. Try again in a moment.")
+		return err
 	}
 	// The page must not be cached: its stream starts after the last message
 	// it shows, and a stale copy would start from a stale point.
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, status, views.ChatPage(s.page, views.Chat{
 		Me:       me,
-		Messages: messageViews(history),
+		Messages: h.Messages,
+		HasOlder: h.HasOlder,
+		Online:   s.Presence.Online(),
 		Composer: composer,
 	}))
+}
+
+// history is a page of HistorySize messages before the message before, or
+// the latest ones when before is 0. It reads one more than it shows to know
+// whether there are older ones.
+func (s *server) history(ctx context.Context, before int64) (views.History, error) {
+	var ms []store.Message
+	var err error
+	if before > 0 {
+		ms, err = s.Store.MessagesBefore(ctx, before, s.HistorySize+1)
+	} else {
+		ms, err = s.Store.RecentMessages(ctx, s.HistorySize+1)
+	}
+	if err != nil {
+		return views.History{}, storeUnavailable(err, "Chatzilla can't load the messages right now. Try again in a moment.")
+	}
+	h := views.History{HasOlder: len(ms) > s.HistorySize}
+	if h.HasOlder {
+		ms = ms[1:]
+	}
+	h.Messages = messageViews(ms)
+	return h, nil
 }

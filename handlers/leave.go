@@ -9,6 +9,7 @@ func (s *server) leave(c echo.Context) error {
 		return err
 	}
 	if joined {
+		s.Presence.Leave(me.Email)
 		s.Logger.Info("leave", "sender", me.Email)
 	}
 	return seeOther(c, "/")

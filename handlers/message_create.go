@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/views"
 )
@@ -74,6 +75,16 @@ func (s *server) addMessage(c echo.Context, sender, text string) (store.Message,
 		s.Logger.Error("publishing message", "id", m.ID, "err", err)
 	}
 	return m, nil
+}
+
+// PublishPresence tells every stream who joined or left.
+func PublishPresence(h *hub.Hub, c presence.Change) error {
+	frame, err := presenceFrame(c)
+	if err != nil {
+		return err
+	}
+	h.Publish(hub.Event{Frame: frame})
+	return nil
 }
 
 // Publish renders m once, frames it once and hands it to every stream.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/views"
 )
@@ -26,6 +27,7 @@ type MessageStore interface {
 	AddMessage(ctx context.Context, sender, content string) (store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
+	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
 	Ping(ctx context.Context) error
 }
 
@@ -33,6 +35,7 @@ type MessageStore interface {
 type Options struct {
 	Store    MessageStore
 	Hub      *hub.Hub
+	Presence *presence.Room
 	Sessions sessions.Store
 	Assets   *assets.Assets
 	Logger   *slog.Logger
@@ -117,7 +120,7 @@ func New(o Options) *echo.Echo {
 func pageAssets(a *assets.Assets) views.Page {
 	p := views.Page{StylesheetURL: a.URL(assets.Stylesheet)}
 	if a.Has(assets.HTMX) && a.Has(assets.HTMXSSE) {
-		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.HTMXSSE)}
+		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.HTMXSSE), a.URL(assets.Script)}
 	}
 	return p
 }
@@ -151,5 +154,5 @@ func messageViews(ms []store.Message) []views.Message {
 }
 
 func messageView(m store.Message) views.Message {
-	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content}
+	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/views"
 )
@@ -23,15 +24,19 @@ func messageFrame(m store.Message) ([]byte, error) {
 	return encodeEvent(m.ID, html.Bytes()), nil
 }
 
-// encodeEvent frames data as one event. Every line of data gets its own
+// encodeEvent frames data as one event, with an id line unless id is 0 (an
+// event that is not a stored message leaves the browser's Last-Event-ID as
+// it was). Every line of data gets its own
 // "data:" prefix (the stream format's only way to carry a line break), so no
 // text can end the event early or inject a field of its own; a lone \r counts
 // as a line break, as it does for the browser's parser.
 func encodeEvent(id int64, data []byte) []byte {
 	buf := make([]byte, 0, len(data)+32)
-	buf = append(buf, "id: "...)
-	buf = strconv.AppendInt(buf, id, 10)
-	buf = append(buf, '\n')
+	if id > 0 {
+		buf = append(buf, "id: "...)
+		buf = strconv.AppendInt(buf, id, 10)
+		buf = append(buf, '\n')
+	}
 	for {
 		i := bytes.IndexAny(data, "\r\n")
 		if i < 0 {
@@ -48,4 +53,25 @@ func encodeEvent(id int64, data []byte) []byte {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	return append(buf, '\n', '\n')
+}
+
+// presenceFrame is one event telling streams who joined or left: a notice
+// for the list, and the new "who's online" panel swapped in out of band.
+func presenceFrame(c presence.Change) ([]byte, error) {
+	var html bytes.Buffer
+	ctx := context.Background()
+	for _, e := range c.Joined {
+		if err := views.NoticeItem(views.Notice{Email: e, Event: "joined"}).Render(ctx, &html); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range c.Left {
+		if err := views.NoticeItem(views.Notice{Email: e, Event: "left"}).Render(ctx, &html); err != nil {
+			return nil, err
+		}
+	}
+	if err := views.People(c.Online, true).Render(ctx, &html); err != nil {
+		return nil, err
+	}
+	return encodeEvent(0, html.Bytes()), nil
 }

@@ -31,13 +31,22 @@ func TestEncodeEvent(t *testing.T) {
 	}
 }
 
+func TestEventWithoutIDKeepsLastEventID(t *testing.T) {
+	// An event with no id line leaves the browser's Last-Event-ID alone,
+	// which is what a presence notice must do.
+	if got := string(encodeEvent(0, []byte("<li>x</li>"))); got != "data: <li>x</li>\n\n" {
+		t.Errorf("encodeEvent(0, …) = %q", got)
+	}
+}
+
 func TestMessageFrameIsTheListItem(t *testing.T) {
-	m := store.Message{ID: 42, Sender: "bob@example.com", Content: "hi <b>\"you\"</b> & me\nsecond line", CreatedAt: time.Now()}
+	m := store.Message{ID: 42, Sender: "bob@example.com", Content: "hi <b>\"you\"</b> & me\nsecond line", CreatedAt: time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)}
 	got, err := messageFrame(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "id: 42\ndata: <li id=\"m-42\"><b>bob@example.com</b>: hi &lt;b&gt;&#34;you&#34;&lt;/b&gt; &amp; me<br>second line</li>\n\n"
+	want := "id: 42\ndata: <li id=\"m-42\" class=\"av-1\" data-initials=\"B\"><b>bob@example.com</b>: hi &lt;b&gt;&#34;you&#34;&lt;/b&gt; &amp; me<br>second line" +
+		"<time datetime=\"2026-11-25T09:05:07Z\" title=\"25 Nov 2026 09:05 UTC\">09:05</time></li>\n\n"
 	if string(got) != want {
 		t.Errorf("frame\n%q\nwant\n%q", got, want)
 	}

@@ -43,6 +43,8 @@ func (s *server) stream(c echo.Context) error {
 		return problem(http.StatusServiceUnavailable, "Chatzilla is full right now. Reconnecting shortly…")
 	}
 	defer s.streams.release(me.SessionID)
+	exit := s.Presence.Enter(me.Email)
+	defer exit(false)
 
 	// Subscribe before reading history, so that anything published while the
 	// replay runs waits in the subscription instead of falling in between.

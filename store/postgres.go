@@ -34,6 +34,12 @@ var postgresMigrations = []string{
 		content    TEXT        NOT NULL,
 		created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	)`,
+	`CREATE TABLE presence (
+		instance TEXT        NOT NULL,
+		email    TEXT        NOT NULL,
+		seen_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+		PRIMARY KEY (instance, email)
+	)`,
 }
 
 // Postgres is the store shared by several app instances.

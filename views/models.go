@@ -2,7 +2,10 @@
 // the small view-model structs below and never query anything themselves.
 package views
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // Page is what every full page needs besides its content.
 type Page struct {
@@ -24,7 +27,18 @@ type Message struct {
 	ID      int64
 	Sender  string
 	Content string
+	SentAt  time.Time // when the server stored it
 }
+
+// Datetime is the machine-readable time, in UTC.
+func (m Message) Datetime() string { return m.SentAt.UTC().Format(time.RFC3339) }
+
+// Clock is the time shown, in UTC; the page's script shows it in the
+// reader's own time zone instead.
+func (m Message) Clock() string { return m.SentAt.UTC().Format("15:04") }
+
+// FullTime is the tooltip: date and time.
+func (m Message) FullTime() string { return m.SentAt.UTC().Format("2 Jan 2006 15:04 UTC") }
 
 // DOMID is the list item's id, which also lets a reader link to a message.
 func (m Message) DOMID() string { return "m-" + strconv.FormatInt(m.ID, 10) }
@@ -43,6 +57,18 @@ type Chat struct {
 	Me       string
 	Messages []Message // oldest first
 	Composer Composer
+	Online   []string // who is in the chat, sorted
+	// HasOlder says there are messages before the first one shown.
+	HasOlder bool
+	// Archive is true for a page of older messages (?before=ID): it shows
+	// a link back to the latest and does not go live.
+	Archive bool
+}
+
+// History is a page of messages and, if there are more, the way to them.
+type History struct {
+	Messages []Message
+	HasOlder bool
 }
 
 // StreamURL is where the list connects for live messages: after the last
@@ -54,6 +80,20 @@ func (c Chat) StreamURL() string {
 		last = c.Messages[n-1].ID
 	}
 	return "/events?after=" + strconv.FormatInt(last, 10)
+}
+
+// OlderURL is the page of messages before the first shown.
+func (h History) OlderURL() string {
+	if len(h.Messages) == 0 {
+		return "/"
+	}
+	return "/?before=" + strconv.FormatInt(h.Messages[0].ID, 10)
+}
+
+// Notice is a line in the list that is not a message: "… joined".
+type Notice struct {
+	Email string
+	Event string // "joined" or "left"
 }
 
 // Problem is an error shown to a person.

@@ -273,8 +273,13 @@ type shownMessage struct {
 
 func (p *browserPerson) messages() []shownMessage {
 	p.t.Helper()
-	return evaluate[[]shownMessage](p, `Array.from(document.querySelectorAll("#messages > li"),
-		li => ({text: li.textContent, elements: li.querySelectorAll("*").length, html: li.outerHTML}))`)
+	// A message as a person reads it: its text without the time, and the
+	// elements in it other than the time.
+	return evaluate[[]shownMessage](p, `Array.from(document.querySelectorAll("#messages > li[id^='m-']"), li => {
+		const c = li.cloneNode(true);
+		c.querySelectorAll("time").forEach(t => t.remove());
+		return {text: c.textContent, elements: c.querySelectorAll("*").length, html: li.outerHTML};
+	})`)
 }
 
 func (p *browserPerson) messagesHTML() string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // setting is one environment variable Chatzilla reads.
@@ -29,6 +30,7 @@ var settings = []setting{
 	{"JOIN_BURST", "10", "joins one client address may make at once"},
 	{"STREAMS_MAX", "50000", "open live streams in all (also capped by the open-file limit); beyond it 503"},
 	{"STREAMS_PER_SESSION", "10", "open live streams (tabs) per session; beyond it 503"},
+	{"PRESENCE_GRACE", "5s", "how long someone stays in \"who's online\" after their last tab closed, so reloads and reconnects go unnoticed"},
 	{"TRUST_PROXY", "false (true on Heroku)", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app"},
 	{"DYNO", "", "set by Heroku; its presence means production"},
 }
@@ -62,6 +64,7 @@ type config struct {
 	JoinBurst              int
 	MaxStreams             int
 	MaxStreamsPerSession   int
+	PresenceGrace          time.Duration
 }
 
 // database is a parsed DATABASE_URL.
@@ -111,6 +114,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.MaxStreamsPerSession, err = intSetting(getenv, "STREAMS_PER_SESSION", 10, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.PresenceGrace, err = durationSetting(getenv, "PRESENCE_GRACE", 5*time.Second); err != nil {
 		return c, err
 	}
 	if c.Database, err = parseDatabaseURL(getenv("DATABASE_URL"), c.Production); err != nil {
@@ -200,4 +206,16 @@ func onOffSetting(getenv func(string) string, name string, fallback bool) (bool,
 	default:
 		return false, fmt.Errorf("%s must be on or off, not %q", name, v)
 	}
+}
+
+func durationSetting(getenv func(string) string, name string, fallback time.Duration) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return fallback, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > time.Hour {
+		return 0, fmt.Errorf("%s must be a duration like 5s or 500ms (at most 1h), not %q", name, v)
+	}
+	return d, nil
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,13 +39,12 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	port := freePort(t)
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "CHATZILLA_BE_MAIN=1", "PORT="+strconv.Itoa(port), "SESSION_SECRET="+strings.Repeat("s", 32))
+	cmd.Env = append(os.Environ(), "CHATZILLA_BE_MAIN=1", "PORT=0", "SESSION_SECRET="+strings.Repeat("s", 32))
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &process{cmd: cmd, URL: fmt.Sprintf("http://127.0.0.1:%d", port), out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -60,6 +58,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 			t.Logf("process output:\n%s", p.out.String())
 		}
 	})
+	p.URL = fmt.Sprintf("http://127.0.0.1:%d", listeningPort(t, p.out, done))
 	waitHealthy(t, p.URL, done)
 	return p
 }

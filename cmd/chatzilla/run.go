@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 )
 
@@ -65,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
 	}
 
-	st, follow, err := openStore(ctx, cfg.Database)
+	st, follow, directory, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -90,6 +92,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopFollowing()
 		background.Wait()
 	}()
+	room := presence.New(directory, cfg.PresenceGrace, func(c presence.Change) {
+		if err := handlers.PublishPresence(h, c); err != nil {
+			log.Error("publishing presence", "err", err)
+		}
+	})
+	background.Go(func() { room.Run(followCtx, log) })
 	if follow != nil {
 		last, err := st.LastID(ctx)
 		if err != nil {
@@ -112,6 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: handlers.New(handlers.Options{
 			Store:            st,
 			Hub:              h,
+			Presence:         room,
 			Sessions:         handlers.NewSessionStore(cfg.SessionSecret, nonEmpty(cfg.SessionSecretOld)...),
 			Assets:           files,
 			Logger:           log,
@@ -168,18 +177,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type followFunc func(ctx context.Context, afterID int64, deliver func(store.Message)) error
 
 // openStore opens the configured store. For PostgreSQL it also returns the
-// follower that publishes every stored message, this instance's and others'.
-func openStore(ctx context.Context, db database) (appStore, followFunc, error) {
+// follower that publishes every stored message, this instance's and others',
+// and the directory that shares who is online between instances.
+func openStore(ctx context.Context, db database) (appStore, followFunc, presence.Directory, error) {
 	switch db.Kind {
 	case "postgres":
 		pg, err := store.OpenPostgres(ctx, db.URL)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return pg, pg.Follow, nil
+		return pg, pg.Follow, pg.Presence(rand.Text()), nil
 	default:
 		lite, err := store.OpenSQLite(ctx, db.Path)
-		return lite, nil, err
+		return lite, nil, nil, err
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +27,10 @@ type instance struct {
 // /healthz answers. It is stopped at the end of the test.
 func startChatzilla(t *testing.T, env map[string]string) *instance {
 	t.Helper()
-	port := freePort(t)
-	vars := map[string]string{"PORT": strconv.Itoa(port), "SESSION_SECRET": strings.Repeat("s", 32)}
+	// Port 0: the system picks a free port, which the start log reports.
+	// (Picking one here and passing it on would race with anything else
+	// that opens a port in between.)
+	vars := map[string]string{"PORT": "0", "SESSION_SECRET": strings.Repeat("s", 32)}
 	for k, v := range env {
 		vars[k] = v
 	}
@@ -44,7 +46,7 @@ func startChatzilla(t *testing.T, env map[string]string) *instance {
 
 	var once sync.Once
 	var runErr error
-	inst := &instance{URL: fmt.Sprintf("http://127.0.0.1:%d", port), logs: logs}
+	inst := &instance{logs: logs}
 	inst.stop = func() error {
 		once.Do(func() {
 			cancel()
@@ -64,8 +66,31 @@ func startChatzilla(t *testing.T, env map[string]string) *instance {
 			t.Logf("chatzilla logs:\n%s", logs.String())
 		}
 	})
+	inst.URL = fmt.Sprintf("http://127.0.0.1:%d", listeningPort(t, logs, done))
 	waitHealthy(t, inst.URL, done)
 	return inst
+}
+
+// startedAt finds the port in the "chatzilla started" log line.
+var startedAt = regexp.MustCompile(`msg="chatzilla started" addr=\S*:(\d+)`)
+
+// listeningPort waits for the program to say where it listens.
+func listeningPort(t *testing.T, logs *syncBuffer, done <-chan error) int {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := startedAt.FindStringSubmatch(logs.String()); m != nil {
+			port, _ := strconv.Atoi(m[1])
+			return port
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("chatzilla exited while starting: %v\n%s", err, logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("chatzilla did not report its address within 15s:\n%s", logs.String())
+	return 0
 }
 
 func waitHealthy(t *testing.T, base string, done <-chan error) {
@@ -87,16 +112,6 @@ func waitHealthy(t *testing.T, base string, done <-chan error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("chatzilla at %s not healthy after 15s", base)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // syncBuffer collects the program's output from several goroutines.

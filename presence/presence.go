@@ -1,0 +1,211 @@
+// Package presence knows who is in the chat: everyone with at least one open
+// stream, on this instance or, through a Directory, on any instance.
+//
+// A person with several tabs open is one person; they leave when their last
+// stream closes. A short grace period hides reconnects and page reloads, so a
+// flaky connection does not fill the chat with "left"/"joined" notices.
+package presence
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Change is what happened to the set of people online.
+type Change struct {
+	Joined, Left []string
+	Online       []string // everyone now, sorted
+}
+
+// Directory shares presence between instances. Every method may be slow (it
+// talks to the database); the Room calls them from its own goroutine only.
+type Directory interface {
+	// Arrive records that this instance has email online; Depart that it no
+	// longer has.
+	Arrive(ctx context.Context, email string) error
+	Depart(ctx context.Context, email string) error
+	// Refresh records that this instance has exactly the people in here,
+	// which heals any Arrive or Depart that failed, keeps the records alive,
+	// and forgets those of instances that stopped refreshing (crashed).
+	// Refresh with no one removes this instance from the directory.
+	Refresh(ctx context.Context, here []string) error
+	// Online is everyone online on any instance, sorted.
+	Online(ctx context.Context) ([]string, error)
+}
+
+// Room tracks presence. Create it with New and start it with Run.
+type Room struct {
+	dir      Directory // nil: this instance alone
+	grace    time.Duration
+	onChange func(Change)
+
+	mu      sync.Mutex
+	streams map[string]int         // email -> streams open here
+	leaving map[string]*time.Timer // email -> pending departure after grace
+	goodbye map[string]bool        // emails that pressed Leave: no grace
+	here    map[string]bool        // emails this instance counts as online
+	online  []string               // last published set, sorted
+	ops     chan op                // to Run: directory writes, in order
+
+	// publishMu orders publishes, so listeners see changes in sequence and
+	// the last one published reflects the latest state.
+	publishMu sync.Mutex
+}
+
+type op struct {
+	email  string
+	arrive bool
+}
+
+// opsBuffer bounds the directory writes waiting for Run; beyond it, callers
+// wait, which only happens if the database is far slower than people join.
+const opsBuffer = 1024
+
+// New returns a room. onChange is called, from one goroutine at a time, for
+// every change in who is online; it must not block for long.
+func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
+	return &Room{
+		dir: dir, grace: grace, onChange: onChange,
+		streams: make(map[string]int),
+		leaving: make(map[string]*time.Timer),
+		goodbye: make(map[string]bool),
+		here:    make(map[string]bool),
+		ops:     make(chan op, opsBuffer),
+	}
+}
+
+// Enter counts a new stream of email. Call the returned function when the
+// stream ends; immediate skips the grace period (the person pressed Leave).
+func (r *Room) Enter(email string) (exit func(immediate bool)) {
+	r.mu.Lock()
+	r.streams[email]++
+	delete(r.goodbye, email)
+	if t, ok := r.leaving[email]; ok {
+		t.Stop() // came back within the grace period: never left
+		delete(r.leaving, email)
+	}
+	arrived := !r.here[email]
+	r.here[email] = true
+	r.mu.Unlock()
+	if arrived {
+		r.changed(email, true)
+	}
+
+	var once sync.Once
+	return func(immediate bool) { once.Do(func() { r.exit(email, immediate) }) }
+}
+
+func (r *Room) exit(email string, immediate bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams[email]--; r.streams[email] > 0 {
+		return
+	}
+	delete(r.streams, email)
+	if immediate || r.grace <= 0 || r.goodbye[email] {
+		delete(r.goodbye, email)
+		r.depart(email)
+		return
+	}
+	r.leaving[email] = time.AfterFunc(r.grace, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.streams[email] == 0 && r.leaving[email] != nil {
+			r.depart(email)
+		}
+	})
+}
+
+// depart must be called with r.mu held.
+func (r *Room) depart(email string) {
+	if t, ok := r.leaving[email]; ok {
+		t.Stop()
+		delete(r.leaving, email)
+	}
+	if !r.here[email] {
+		return
+	}
+	delete(r.here, email)
+	go r.changed(email, false)
+}
+
+// Leave ends email's presence here without the grace period, now or when
+// their last stream closes (the page that pressed Leave is still open while
+// it asks): someone who said goodbye should not linger in the list.
+func (r *Room) Leave(email string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams[email] == 0 {
+		r.depart(email)
+		return
+	}
+	r.goodbye[email] = true
+}
+
+// changed reports a local arrival or departure: straight to the listener
+// when this instance is alone, through the directory otherwise.
+func (r *Room) changed(email string, arrived bool) {
+	if r.dir != nil {
+		r.ops <- op{email: email, arrive: arrived}
+		return
+	}
+	r.publish(func() []string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.hereSorted()
+	})
+}
+
+// hereSorted must be called with r.mu held.
+func (r *Room) hereSorted() []string {
+	here := make([]string, 0, len(r.here))
+	for e := range r.here {
+		here = append(here, e)
+	}
+	slices.Sort(here)
+	return here
+}
+
+// publish reads who is online and tells the listener what changed since the
+// last publish. Reading inside the lock means that of two concurrent
+// publishes the later one always sees the later state.
+func (r *Room) publish(read func() []string) {
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
+	online := read()
+	if online == nil {
+		return // the directory could not be read; try again later
+	}
+	r.mu.Lock()
+	previous := r.online
+	r.online = online
+	r.mu.Unlock()
+	c := diff(previous, online)
+	if len(c.Joined) > 0 || len(c.Left) > 0 {
+		r.onChange(c)
+	}
+}
+
+// Online is everyone online, sorted.
+func (r *Room) Online() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.online)
+}
+
+func diff(before, after []string) Change {
+	c := Change{Online: after}
+	for _, e := range after {
+		if _, found := slices.BinarySearch(before, e); !found {
+			c.Joined = append(c.Joined, e)
+		}
+	}
+	for _, e := range before {
+		if _, found := slices.BinarySearch(after, e); !found {
+			c.Left = append(c.Left, e)
+		}
+	}
+	return c
+}

@@ -1,0 +1,188 @@
+package presence_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatzilla/chatzilla/presence"
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// recorder collects what a room reports.
+type recorder struct {
+	mu      sync.Mutex
+	changes []presence.Change
+}
+
+func (r *recorder) record(c presence.Change) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.changes = append(r.changes, c)
+}
+
+// wait returns the changes once there are n, failing after a while.
+func (r *recorder) wait(t *testing.T, n int) []presence.Change {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		got := slices.Clone(r.changes)
+		r.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d changes, want %d: %+v", len(got), n, got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.changes)
+}
+
+func describe(c presence.Change) string {
+	return fmt.Sprintf("+%v -%v =%v", c.Joined, c.Left, c.Online)
+}
+
+func TestTwoTabsAreOnePerson(t *testing.T) {
+	rec := &recorder{}
+	room := presence.New(nil, 0, rec.record)
+	exitA := room.Enter("ann@example.com")
+	exitB := room.Enter("ann@example.com") // second tab
+	exitBob := room.Enter("bob@example.com")
+	exitA(false)
+	if got := room.Online(); !slices.Equal(got, []string{"ann@example.com", "bob@example.com"}) {
+		t.Fatalf("online after one of two tabs closed: %v", got)
+	}
+	exitB(false)
+	exitB(false) // calling exit twice counts once
+	exitBob(false)
+	waitOnline(t, room, []string{}, "after everyone left")
+	// Departures may be reported together; each person joins and leaves
+	// exactly once either way.
+	joined, left := map[string]int{}, map[string]int{}
+	for _, c := range rec.wait(t, 3) {
+		for _, e := range c.Joined {
+			joined[e]++
+		}
+		for _, e := range c.Left {
+			left[e]++
+		}
+	}
+	for _, e := range []string{"ann@example.com", "bob@example.com"} {
+		if joined[e] != 1 || left[e] != 1 {
+			t.Errorf("%s joined %d and left %d times, want once each", e, joined[e], left[e])
+		}
+	}
+}
+
+func TestGraceHidesReconnects(t *testing.T) {
+	rec := &recorder{}
+	room := presence.New(nil, 200*time.Millisecond, rec.record)
+	exit := room.Enter("ann@example.com")
+	rec.wait(t, 1)
+	exit(false)
+	exit = room.Enter("ann@example.com") // a reload: back within the grace period
+	time.Sleep(300 * time.Millisecond)
+	if n := rec.count(); n != 1 {
+		t.Fatalf("a reconnect within the grace period was reported: %d changes", n)
+	}
+	exit(false)
+	if got := rec.wait(t, 2)[1]; describe(got) != "+[] -[ann@example.com] =[]" {
+		t.Errorf("after the grace period: %s", describe(got))
+	}
+}
+
+func TestLeaveSkipsGrace(t *testing.T) {
+	rec := &recorder{}
+	room := presence.New(nil, time.Hour, rec.record)
+	exit := room.Enter("ann@example.com")
+	room.Leave("ann@example.com") // pressed Leave; the page's stream is still open
+	if n := rec.count(); n != 1 {
+		t.Fatalf("left while a stream is open: %d changes", n)
+	}
+	exit(false)
+	if got := rec.wait(t, 2)[1]; describe(got) != "+[] -[ann@example.com] =[]" {
+		t.Errorf("after Leave and the stream closing: %s", describe(got))
+	}
+}
+
+func TestConcurrentTabsEndConsistent(t *testing.T) {
+	rec := &recorder{}
+	room := presence.New(nil, 0, rec.record)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			email := fmt.Sprintf("p%d@example.com", i%5)
+			exit := room.Enter(email)
+			exit(false)
+		})
+	}
+	wg.Wait()
+	stay := room.Enter("stay@example.com")
+	defer stay(false)
+	deadline := time.Now().Add(2 * time.Second)
+	for !slices.Equal(room.Online(), []string{"stay@example.com"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("online settled at %v, want only stay@example.com", room.Online())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRoomsShareADirectory runs two rooms, as two instances do, on one
+// PostgreSQL directory: each sees the other's people.
+func TestRoomsShareADirectory(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var rooms []*presence.Room
+	var wg sync.WaitGroup
+	for i := range 2 {
+		pg, err := store.OpenPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pg.Close()
+		room := presence.New(pg.Presence(fmt.Sprint("instance-", i)), 0, func(presence.Change) {})
+		wg.Go(func() { room.Run(ctx, log) })
+		rooms = append(rooms, room)
+	}
+	exitAnn := rooms[0].Enter("ann@example.com")
+	exitBob := rooms[1].Enter("bob@example.com")
+	both := []string{"ann@example.com", "bob@example.com"}
+	for i, room := range rooms {
+		waitOnline(t, room, both, fmt.Sprint("room ", i))
+	}
+	exitAnn(false)
+	for i, room := range rooms {
+		waitOnline(t, room, []string{"bob@example.com"}, fmt.Sprint("room ", i, " after ann left"))
+	}
+	// Stopping an instance takes its people out of the directory.
+	exitBob(false)
+	cancel()
+	wg.Wait()
+}
+
+func waitOnline(t *testing.T, room *presence.Room, want []string, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Equal(room.Online(), want) && !(len(want) == 0 && len(room.Online()) == 0) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: online %v, want %v", what, room.Online(), want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

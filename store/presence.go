@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// presenceTTL is how long an instance's presence records count without a
+// refresh. Instances refresh every few seconds; one that stopped (crashed,
+// or cut off) drops out of "who's online" after this.
+const presenceTTL = "45 seconds"
+
+// PresenceDirectory is the shared record of who is online on which
+// instance, for the chat's "who's online" list across instances.
+type PresenceDirectory struct {
+	p        *Postgres
+	instance string
+}
+
+// Presence returns the directory as seen by one instance, named uniquely.
+func (p *Postgres) Presence(instance string) *PresenceDirectory {
+	return &PresenceDirectory{p: p, instance: instance}
+}
+
+// Arrive records that this instance has email online.
+func (d *PresenceDirectory) Arrive(ctx context.Context, email string) error {
+	_, err := d.p.pool.Exec(ctx, `INSERT INTO presence (instance, email) VALUES ($1, $2)
+		ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, d.instance, email)
+	if err != nil {
+		return fmt.Errorf("store: presence arrive: %w", err)
+	}
+	return nil
+}
+
+// Depart records that this instance no longer has email online.
+func (d *PresenceDirectory) Depart(ctx context.Context, email string) error {
+	_, err := d.p.pool.Exec(ctx, `DELETE FROM presence WHERE instance = $1 AND email = $2`, d.instance, email)
+	if err != nil {
+		return fmt.Errorf("store: presence depart: %w", err)
+	}
+	return nil
+}
+
+// Refresh records that this instance has exactly the people in here, and
+// forgets instances whose records have expired.
+func (d *PresenceDirectory) Refresh(ctx context.Context, here []string) error {
+	tx, err := d.p.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: presence refresh: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if here == nil {
+		here = []string{}
+	}
+	steps := []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM presence WHERE instance = $1 AND NOT (email = ANY($2))`, []any{d.instance, here}},
+		{`INSERT INTO presence (instance, email) SELECT $1, unnest($2::text[])
+			ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, []any{d.instance, here}},
+		{`DELETE FROM presence WHERE seen_at < now() - interval '` + presenceTTL + `'`, nil},
+	}
+	for _, step := range steps {
+		if _, err := tx.Exec(ctx, step.sql, step.args...); err != nil {
+			return fmt.Errorf("store: presence refresh: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: presence refresh: %w", err)
+	}
+	return nil
+}
+
+// Online is everyone online on any instance, sorted.
+func (d *PresenceDirectory) Online(ctx context.Context) ([]string, error) {
+	rows, err := d.p.pool.Query(ctx, `SELECT DISTINCT email FROM presence
+		WHERE seen_at > now() - interval '`+presenceTTL+`'`)
+	if err != nil {
+		return nil, fmt.Errorf("store: presence online: %w", err)
+	}
+	defer rows.Close()
+	online := []string{}
+	for rows.Next() {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return nil, fmt.Errorf("store: presence online: %w", err)
+		}
+		online = append(online, email)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: presence online: %w", err)
+	}
+	// Sorted here, not by the database, so the order is byte order whatever
+	// the database's collation: the presence package compares sorted lists.
+	slices.Sort(online)
+	return online, nil
+}
