@@ -110,7 +110,7 @@ func openLive(t *testing.T, c *http.Client, base string) *liveStream {
 					break
 				}
 				pending = rest
-				if strings.HasPrefix(line, "data: ") {
+				if strings.HasPrefix(line, "data: <li id=\"m-") { // messages, not presence
 					s.lines <- line
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
 )
 
 const (
@@ -43,8 +44,6 @@ func (s *server) stream(c echo.Context) error {
 		return problem(http.StatusServiceUnavailable, "Chatzilla is full right now. Reconnecting shortly…")
 	}
 	defer s.streams.release(me.SessionID)
-	exit := s.Presence.Enter(me.Email)
-	defer exit(false)
 
 	// Subscribe before reading history, so that anything published while the
 	// replay runs waits in the subscription instead of falling in between.
@@ -56,6 +55,10 @@ func (s *server) stream(c echo.Context) error {
 		return err
 	}
 	defer s.Hub.Unsubscribe(sub)
+	// Counted as present only once subscribed, so this stream hears of its
+	// own arrival like everyone else's.
+	exit := s.Presence.Enter(me.Email)
+	defer exit(false)
 
 	w := c.Response()
 	rc := http.NewResponseController(w)
@@ -95,6 +98,16 @@ func (s *server) stream(c echo.Context) error {
 		return nil
 	}
 	if err := flush(); err != nil {
+		return nil
+	}
+
+	// Who is online now: the page showed who was online when it loaded,
+	// and presence changes are not replayed.
+	people, err := presenceFrame(presence.Change{Online: s.Presence.Online()})
+	if err != nil {
+		return err
+	}
+	if err := write(people); err != nil {
 		return nil
 	}
 
