@@ -1,0 +1,72 @@
+package store_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+func TestPresenceDirectory(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx := t.Context()
+	pg, err := store.OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	a, b := pg.Presence("a"), pg.Presence("b")
+
+	online := func(want ...string) {
+		t.Helper()
+		got, err := a.Online(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = []string{}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("online %q, want %q", got, want)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	online()
+	must(a.Arrive(ctx, "zoe@example.com"))
+	must(a.Arrive(ctx, "ann@example.com"))
+	must(a.Arrive(ctx, "ann@example.com")) // twice: still once
+	must(b.Arrive(ctx, "ann@example.com")) // on two instances: once
+	must(b.Arrive(ctx, "Bob@example.com"))
+	online("Bob@example.com", "ann@example.com", "zoe@example.com") // byte order
+	must(a.Depart(ctx, "ann@example.com"))
+	online("Bob@example.com", "ann@example.com", "zoe@example.com") // b still has ann
+	must(b.Refresh(ctx, []string{"Bob@example.com"}))                 // b lost ann
+	online("Bob@example.com", "zoe@example.com")
+
+	// An instance that stops refreshing is forgotten.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE presence SET seen_at = now() - interval '1 hour' WHERE instance = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	online("Bob@example.com")
+	must(b.Refresh(ctx, []string{"Bob@example.com"}))
+	var rows int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM presence WHERE instance = 'a'`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("expired rows left: %d (%v)", rows, err)
+	}
+	must(b.Refresh(ctx, nil)) // stopping
+	online()
+}
