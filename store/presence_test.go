@@ -49,7 +49,7 @@ func TestPresenceDirectory(t *testing.T) {
 	online("Bob@example.com", "ann@example.com", "zoe@example.com") // byte order
 	must(a.Depart(ctx, "ann@example.com"))
 	online("Bob@example.com", "ann@example.com", "zoe@example.com") // b still has ann
-	must(b.Refresh(ctx, []string{"Bob@example.com"}))                 // b lost ann
+	must(b.Refresh(ctx, []string{"Bob@example.com"}))               // b lost ann
 	online("Bob@example.com", "zoe@example.com")
 
 	// An instance that stops refreshing is forgotten.
