@@ -47,8 +47,12 @@ test: assets check-generated vet
 test-short: assets
 	$(GO) test -short -count=1 ./...
 
+# Benchmarks, 6 runs each, summarised by benchstat. To compare a change:
+# `make bench` before and after, keeping the first bench.txt as old.txt, then
+# `go tool benchstat old.txt bench.txt`.
 bench: assets
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./hub ./handlers ./store | tee bench.txt
+	$(GO) tool benchstat bench.txt
 
 clean:
 	rm -rf bin $(VENDOR) node_modules

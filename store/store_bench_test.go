@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// benchBackends opens each store on a fresh database for a benchmark.
+func benchBackends(b *testing.B, run func(b *testing.B, st backend)) {
+	b.Run("sqlite", func(b *testing.B) {
+		st, err := store.OpenSQLite(context.Background(), storetest.SQLitePath(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		run(b, st)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		st, err := store.OpenPostgres(context.Background(), storetest.PostgresURL(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		run(b, st)
+	})
+}
+
+// BenchmarkAddMessage is one durable append, from 1 and from 16 posters at
+// once (concurrent posts are what group commits would gather).
+func BenchmarkAddMessage(b *testing.B) {
+	benchBackends(b, func(b *testing.B, st backend) {
+		for _, posters := range []int{1, 16} {
+			b.Run(fmt.Sprintf("posters=%d", posters), func(b *testing.B) {
+				b.SetParallelism(posters)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if _, err := st.AddMessage(context.Background(), "ann@example.com", "hello, benchmark"); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	})
+}
+
+// BenchmarkMessagesAfter is a stream's replay read: 100 messages after an id.
+func BenchmarkMessagesAfter(b *testing.B) {
+	benchBackends(b, func(b *testing.B, st backend) {
+		for range 1000 {
+			if _, err := st.AddMessage(context.Background(), "ann@example.com", "hello, benchmark"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			ms, err := st.MessagesAfter(context.Background(), int64(i%900), 100)
+			if err != nil || len(ms) != 100 {
+				b.Fatalf("%d messages, %v", len(ms), err)
+			}
+		}
+	})
+}
