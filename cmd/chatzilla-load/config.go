@@ -1,0 +1,216 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is one load run, as the flags describe it.
+type config struct {
+	URL         *url.URL
+	Streams     int
+	Senders     int
+	Messages    int           // posts to make; set from Rate×Duration when Duration is given
+	Rate        float64       // posts per second, all senders together; 0 posts as fast as possible
+	Duration    time.Duration // post for this long instead of a fixed count
+	Grace       time.Duration
+	SourceIPs   []net.IP // local addresses streams are spread over; none lets the kernel choose
+	Concurrency int      // joins and stream connects in flight at once
+	Timeout     time.Duration
+	Settle      time.Duration // idle time after the streams open, before measuring the server
+	Wait        time.Duration // -senders 0: how long to wait for the poster's end marker
+	Run         string
+	PID         int
+	JSON        bool
+	AllowFailed bool
+}
+
+func parseConfig(args []string, stderr io.Writer) (config, error) {
+	var c config
+	var rawURL, sources string
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\nFlags:\n", args[0], usageText)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&rawURL, "url", "http://127.0.0.1:5000", "Chatzilla to load; nothing else is ever contacted")
+	fs.IntVar(&c.Streams, "streams", 100, "streams to hold, one joined user each")
+	fs.IntVar(&c.Senders, "senders", 10, "users posting messages; 0 only holds streams and waits for another process's posts (needs -run)")
+	fs.IntVar(&c.Messages, "messages", 100, "messages to post in all")
+	fs.Float64Var(&c.Rate, "rate", 50, "messages per second, all senders together (0: as fast as they can)")
+	fs.DurationVar(&c.Duration, "duration", 0, "post at -rate for this long instead of posting -messages")
+	fs.DurationVar(&c.Grace, "grace", 5*time.Second, "after the last post, how long a stream has to receive a message before it counts as lost")
+	fs.StringVar(&sources, "source-ips", "", "loopback addresses to spread streams over: a count (8 = 127.0.0.1-127.0.0.8), a range 127.0.0.1-127.0.0.8, or a comma list; only for a loopback -url")
+	fs.IntVar(&c.Concurrency, "concurrency", 200, "joins and stream connects in flight at once")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "limit for each join, post and stream connect")
+	fs.DurationVar(&c.Settle, "settle", 2*time.Second, "idle time after the streams open, before measuring the server and posting")
+	fs.DurationVar(&c.Wait, "wait", 10*time.Minute, "with -senders 0: how long to wait for the posting process to finish")
+	fs.StringVar(&c.Run, "run", "", "run id (letters and digits) shared by cooperating processes; random by default")
+	fs.IntVar(&c.PID, "pid", 0, "the server's process id, to report its memory and CPU (same machine, Linux)")
+	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&c.AllowFailed, "allow-failed-posts", false, "exit 0 even if some posts were refused (429, 503, timeouts)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
+	}
+	var err error
+	if c.URL, err = parseTarget(rawURL); err != nil {
+		return c, err
+	}
+	if c.SourceIPs, err = parseSourceIPs(sources); err != nil {
+		return c, err
+	}
+	if len(c.SourceIPs) > 0 && !isLoopbackHost(c.URL.Hostname()) {
+		return c, fmt.Errorf("-source-ips only works against a loopback -url, not %s", c.URL.Host)
+	}
+	if ip := net.ParseIP(c.URL.Hostname()); len(c.SourceIPs) > 0 && ip != nil && ip.To4() == nil {
+		return c, fmt.Errorf("-source-ips are IPv4 addresses: use an IPv4 -url such as http://127.0.0.1:%s", c.URL.Port())
+	}
+	return c, c.check()
+}
+
+const usageText = `Joins -streams users, holds one event stream each, posts -messages (or
+-rate for -duration) from -senders users, and reports deliveries, loss,
+latency and, with -pid, the server's memory and CPU. It exits 1 on any lost,
+duplicated or out-of-order delivery, on a stream it could not hold, and on a
+refused post unless -allow-failed-posts.
+
+Beyond one process's open-file limit, start stream-only processes first
+(-senders 0 -run ID), wait for each to print "ready", then start one posting
+process with the same -run. Beyond about 28,000 streams from one address,
+spread them with -source-ips. On the server's own machine, GOMAXPROCS=1 keeps
+the client's scheduler from taking CPU the server could use.`
+
+func (c *config) check() error {
+	switch {
+	case c.Streams < 0 || c.Senders < 0:
+		return errors.New("-streams and -senders must be 0 or more")
+	case c.Streams == 0 && c.Senders == 0:
+		return errors.New("nothing to do: -streams and -senders are both 0")
+	case c.Rate < 0 || math.IsInf(c.Rate, 0) || math.IsNaN(c.Rate):
+		return errors.New("-rate must be 0 or more messages per second")
+	case c.Duration < 0 || c.Grace < 0 || c.Settle < 0 || c.Wait <= 0 || c.Timeout <= 0:
+		return errors.New("-duration, -grace and -settle must be 0 or more; -wait and -timeout more than 0")
+	case c.Concurrency < 1:
+		return errors.New("-concurrency must be at least 1")
+	case c.Senders == 0 && c.Run == "":
+		return errors.New("-senders 0 needs -run: the id the posting process uses")
+	case c.Run != "" && !isRunID(c.Run):
+		return fmt.Errorf("-run %q must be 1 to 16 letters or digits", c.Run)
+	}
+	if c.Duration > 0 {
+		if c.Rate == 0 {
+			return errors.New("-duration needs a -rate")
+		}
+		c.Messages = int(c.Rate * c.Duration.Seconds())
+	}
+	if c.Senders > 0 && (c.Messages < 1 || c.Messages > maxSeq) {
+		return fmt.Errorf("the run must post from 1 to %d messages, not %d", maxSeq, c.Messages)
+	}
+	if c.Run == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		c.Run = strconv.FormatUint(binary.LittleEndian.Uint64(b[:])&0xffffffffff, 36)
+	}
+	return nil
+}
+
+func isRunID(s string) bool {
+	if len(s) > 16 {
+		return false
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseTarget(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+		return nil, fmt.Errorf("-url %q must be an http:// or https:// base URL such as http://127.0.0.1:5000", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+// isLoopbackHost says whether host is this machine: a loopback address, or a
+// name that only resolves to loopback addresses.
+func isLoopbackHost(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// maxSourceIPs is far more than needed: each address adds about 28,000
+// ephemeral ports (Linux's default range), and one process holds at most its
+// open-file limit of streams.
+const maxSourceIPs = 256
+
+// parseSourceIPs reads -source-ips. Only loopback addresses are accepted:
+// spreading connections over addresses is a way round the ephemeral port
+// limit on one machine, not a way to appear as many clients to a remote
+// server.
+func parseSourceIPs(s string) ([]net.IP, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > maxSourceIPs {
+			return nil, fmt.Errorf("-source-ips count must be from 1 to %d", maxSourceIPs)
+		}
+		s = fmt.Sprintf("127.0.0.1-127.0.0.%d", n)
+	}
+	var ips []net.IP
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		first, last := net.ParseIP(lo).To4(), net.ParseIP(hi).To4()
+		if !isRange {
+			last = first
+		}
+		if first == nil || last == nil {
+			return nil, fmt.Errorf("-source-ips: %q is not an IPv4 address or range", part)
+		}
+		a, b := binary.BigEndian.Uint32(first), binary.BigEndian.Uint32(last)
+		if a > b || b-a >= maxSourceIPs {
+			return nil, fmt.Errorf("-source-ips: %q is not a range of at most %d addresses", part, maxSourceIPs)
+		}
+		for v := a; v <= b; v++ {
+			ip := make(net.IP, 4)
+			binary.BigEndian.PutUint32(ip, v)
+			if !ip.IsLoopback() {
+				return nil, fmt.Errorf("-source-ips: %s is not a loopback address", ip)
+			}
+			ips = append(ips, ip)
+		}
+		if len(ips) > maxSourceIPs {
+			return nil, fmt.Errorf("-source-ips: more than %d addresses", maxSourceIPs)
+		}
+	}
+	return ips, nil
+}

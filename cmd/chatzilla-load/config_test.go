@@ -1,0 +1,82 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseSourceIPs(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string // space-separated addresses
+		wantErr string
+	}{
+		{in: "", want: ""},
+		{in: "3", want: "127.0.0.1 127.0.0.2 127.0.0.3"},
+		{in: "127.0.0.8-127.0.0.10", want: "127.0.0.8 127.0.0.9 127.0.0.10"},
+		{in: "127.0.0.255-127.0.1.1", want: "127.0.0.255 127.0.1.0 127.0.1.1"},
+		{in: "127.0.0.1, 127.0.0.5-127.0.0.6", want: "127.0.0.1 127.0.0.5 127.0.0.6"},
+		{in: "0", wantErr: "count"},
+		{in: "10.0.0.1", wantErr: "not a loopback"},
+		{in: "127.255.255.255-128.0.0.0", wantErr: "not a loopback"},
+		{in: "127.0.0.9-127.0.0.1", wantErr: "not a range"},
+		{in: "127.0.0.1-127.1.0.0", wantErr: "not a range"},
+		{in: "::1", wantErr: "not an IPv4"},
+		{in: "localhost", wantErr: "not an IPv4"},
+	}
+	for _, tt := range tests {
+		ips, err := parseSourceIPs(tt.in)
+		var got []string
+		for _, ip := range ips {
+			got = append(got, ip.String())
+		}
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parseSourceIPs(%q) error %v, want one saying %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, " ") != tt.want {
+			t.Errorf("parseSourceIPs(%q) = %v, %v; want %s", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		args    string
+		wantErr string
+		check   func(config) bool
+	}{
+		{args: "", check: func(c config) bool {
+			return c.URL.String() == "http://127.0.0.1:5000" && c.Streams == 100 && c.Grace == 5*time.Second && isRunID(c.Run)
+		}},
+		{args: "-rate 20 -duration 30s", check: func(c config) bool { return c.Messages == 600 }},
+		{args: "-source-ips 8 -url http://localhost:5000/", check: func(c config) bool { return len(c.SourceIPs) == 8 && c.URL.Path == "" }},
+		{args: "-senders 0 -run abc", check: func(c config) bool { return c.Run == "abc" }},
+		{args: "-source-ips 8 -url https://chatzilla.example.com", wantErr: "loopback -url"},
+		{args: "-source-ips 2 -url http://[::1]:5000", wantErr: "IPv4"},
+		{args: "-url ftp://127.0.0.1", wantErr: "http://"},
+		{args: "-senders 0", wantErr: "needs -run"},
+		{args: "-run a:b", wantErr: "letters or digits"},
+		{args: "-duration 30s -rate 0", wantErr: "needs a -rate"},
+		{args: "-messages 0", wantErr: "from 1 to"},
+		{args: "-streams 0 -senders 0 -run x", wantErr: "nothing to do"},
+		{args: "-concurrency 0", wantErr: "concurrency"},
+		{args: "stray", wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		c, err := parseConfig(append([]string{"chatzilla-load"}, strings.Fields(tt.args)...), io.Discard)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one saying %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !tt.check(c) {
+			t.Errorf("%q: %+v, %v", tt.args, c, err)
+		}
+	}
+}
