@@ -25,6 +25,7 @@ var static embed.FS
 const (
 	Stylesheet = "app.css"
 	Script     = "chat.js"
+	Icon       = "favicon.svg"
 	HTMX       = "vendor/htmx.min.js"
 	HTMXSSE    = "vendor/hx-sse.min.js"
 )

@@ -108,8 +108,10 @@ func TestCreateMessage(t *testing.T) {
 				if len(stored) != 0 {
 					t.Fatalf("refused message was stored: %+v", stored)
 				}
-				if len(sub.Events()) != 0 {
-					t.Fatal("refused message was published")
+				select {
+				case e := <-sub.Events():
+					t.Fatalf("refused message was published: %q", e.Frame)
+				case <-time.After(50 * time.Millisecond):
 				}
 				d := resp.doc(t)
 				if got := d.Find("#composer .error").Text(); !strings.Contains(got, tt.wantError) {
@@ -134,7 +136,7 @@ func TestCreateMessage(t *testing.T) {
 				if e.ID != stored[0].ID || !strings.HasPrefix(string(e.Frame), "id: ") {
 					t.Errorf("published %+v for message %d", e, stored[0].ID)
 				}
-			default:
+			case <-time.After(time.Second):
 				t.Fatal("stored message was not published")
 			}
 			if tt.htmx {

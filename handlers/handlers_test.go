@@ -49,14 +49,18 @@ func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer 
 		t.Fatal(err)
 	}
 	h := hub.New()
+	room := presence.New(nil, 0, func(c presence.Change) {
+		if err := handlers.PublishPresence(h, c); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, stopPresence := context.WithCancel(context.Background())
+	go room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(stopPresence)
 	o := handlers.Options{
-		Store: st,
-		Hub:   h,
-		Presence: presence.New(nil, 0, func(c presence.Change) {
-			if err := handlers.PublishPresence(h, c); err != nil {
-				t.Error(err)
-			}
-		}),
+		Store:    st,
+		Hub:      h,
+		Presence: room,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
 		Assets:           files,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),

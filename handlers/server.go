@@ -118,7 +118,7 @@ func New(o Options) *echo.Echo {
 }
 
 func pageAssets(a *assets.Assets) views.Page {
-	p := views.Page{StylesheetURL: a.URL(assets.Stylesheet)}
+	p := views.Page{StylesheetURL: a.URL(assets.Stylesheet), IconURL: a.URL(assets.Icon)}
 	if a.Has(assets.HTMX) && a.Has(assets.HTMXSSE) {
 		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.HTMXSSE), a.URL(assets.Script)}
 	}

@@ -55,22 +55,33 @@ func encodeEvent(id int64, data []byte) []byte {
 	return append(buf, '\n', '\n')
 }
 
-// presenceFrame is one event telling streams who joined or left: a notice
-// for the list, and the new "who's online" panel swapped in out of band.
+// maxNamedNotices is how many arrivals or departures in one update are
+// named one by one; more become one "N people joined" line.
+const maxNamedNotices = 5
+
+// presenceFrame is one event telling streams who joined or left: notices for
+// the list, and the new "who's online" panel swapped in out of band. Its size
+// is bounded whatever the crowd, since it goes to every stream.
 func presenceFrame(c presence.Change) ([]byte, error) {
 	var html bytes.Buffer
 	ctx := context.Background()
-	for _, e := range c.Joined {
-		if err := views.NoticeItem(views.Notice{Email: e, Event: "joined"}).Render(ctx, &html); err != nil {
-			return nil, err
+	for _, group := range []struct {
+		emails []string
+		event  string
+	}{{c.Joined, "joined"}, {c.Left, "left"}} {
+		if len(group.emails) > maxNamedNotices {
+			if err := views.NoticeItem(views.Notice{Count: len(group.emails), Event: group.event}).Render(ctx, &html); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, e := range group.emails {
+			if err := views.NoticeItem(views.Notice{Email: e, Event: group.event}).Render(ctx, &html); err != nil {
+				return nil, err
+			}
 		}
 	}
-	for _, e := range c.Left {
-		if err := views.NoticeItem(views.Notice{Email: e, Event: "left"}).Render(ctx, &html); err != nil {
-			return nil, err
-		}
-	}
-	if err := views.People(c.Online, true).Render(ctx, &html); err != nil {
+	if err := views.PeoplePanel(views.People{Online: c.Online}, true).Render(ctx, &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(0, html.Bytes()), nil

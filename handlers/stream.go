@@ -77,42 +77,40 @@ func (s *server) stream(c echo.Context) error {
 		log.Info("stream disconnected", "reason", ended, "duration", time.Since(started).Round(time.Millisecond))
 	}()
 
+	// Each batch of writes (a replay page, the events queued at one moment,
+	// a heartbeat) gets one deadline and one flush: a reader that takes
+	// longer than writeTimeout for a batch has stopped reading.
 	writeTimeout := cmp.Or(s.StreamWriteTimeout, defaultWriteTimeout)
+	arm := func() error { return rc.SetWriteDeadline(time.Now().Add(writeTimeout)) }
 	write := func(b []byte) error {
-		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-			return err
-		}
 		_, err := w.Write(b)
 		return err
-	}
-	flush := func() error {
-		if err := rc.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-			return err
-		}
-		return rc.Flush()
 	}
 
 	// A first comment, flushed at once, tells the browser (and any proxy)
 	// that the stream is open before there is anything to say.
-	if err := write([]byte(": connected\n\n")); err != nil {
-		return nil
-	}
-	if err := flush(); err != nil {
+	if arm() != nil || write([]byte(": connected\n\n")) != nil || rc.Flush() != nil {
 		return nil
 	}
 
-	// Who is online now: the page showed who was online when it loaded,
-	// and presence changes are not replayed.
-	people, err := presenceFrame(presence.Change{Online: s.Presence.Online()})
-	if err != nil {
-		return err
-	}
-	if err := write(people); err != nil {
-		return nil
+	// A reconnecting page missed presence changes, which are not replayed:
+	// send who is online now. (A first connect follows the page load, which
+	// showed who was online moments ago.)
+	if c.Request().Header.Get("Last-Event-ID") != "" {
+		people, err := presenceFrame(presence.Change{Online: s.Presence.Online()})
+		if err != nil {
+			return err
+		}
+		if err := write(people); err != nil {
+			return nil
+		}
 	}
 
 	last := after
 	for replay {
+		if arm() != nil {
+			return nil
+		}
 		page, err := s.Store.MessagesAfter(ctx, last, replayPage)
 		if err != nil {
 			log.Error("stream replay", "after", last, "err", err)
@@ -131,9 +129,9 @@ func (s *server) stream(c echo.Context) error {
 			last = m.ID
 		}
 		replay = len(page) == replayPage
-	}
-	if err := flush(); err != nil {
-		return nil
+		if rc.Flush() != nil {
+			return nil
+		}
 	}
 
 	heartbeat := time.NewTicker(heartbeatInterval)
@@ -143,18 +141,21 @@ func (s *server) stream(c echo.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-heartbeat.C:
-			if write([]byte(": heartbeat\n\n")) != nil || flush() != nil {
+			if arm() != nil || write([]byte(": heartbeat\n\n")) != nil || rc.Flush() != nil {
 				return nil
 			}
 		case e, open := <-sub.Events():
 			// Write everything already queued, then flush once.
+			if arm() != nil {
+				return nil
+			}
 			for {
 				if !open {
 					// Dropped for falling behind, or the server is
 					// shutting down: end the stream, the browser
 					// reconnects with Last-Event-ID.
 					ended = "dropped or shutting down"
-					_ = flush()
+					_ = rc.Flush()
 					return nil
 				}
 				if e.ID == 0 || e.ID > last {
@@ -172,7 +173,7 @@ func (s *server) stream(c echo.Context) error {
 				}
 				break
 			}
-			if err := flush(); err != nil {
+			if rc.Flush() != nil {
 				return nil
 			}
 		}

@@ -2,10 +2,12 @@
 //
 // The hub knows nothing of HTTP or SQL: a publisher hands it events that are
 // already rendered and framed, and it copies the same bytes to every
-// subscriber. It is modelled on the hub of gorilla/websocket's chat example,
-// with one difference: the subscriber set is owned by a mutex rather than a
-// goroutine, so Publish is a plain call that returns once every subscriber has
-// been offered the event, and no publisher ever waits on a channel.
+// subscriber. It is modelled on the hub of gorilla/websocket's chat example:
+// one goroutine fans events out, in order, and a subscriber that cannot keep
+// up is dropped rather than allowed to slow everyone. The subscriber set is
+// guarded by a mutex rather than owned by that goroutine, so subscribing and
+// unsubscribing never wait behind a fan-out in progress for long, and tests
+// and benchmarks can publish synchronously (PublishNow).
 package hub
 
 import (
@@ -21,6 +23,12 @@ import (
 // slowing everyone down; its browser reconnects with Last-Event-ID and catches
 // up from the store.
 const SubscriberBuffer = 64
+
+// queueSize is how many published events may wait for the fan-out
+// goroutine. Publishing is asynchronous so that a post is answered without
+// waiting for thousands of streams to be woken; past this many waiting
+// events, publishers wait, which slows posting down to what fan-out can do.
+const queueSize = 1024
 
 // ErrClosed is returned by Subscribe once the hub is closed.
 var ErrClosed = errors.New("hub: closed")
@@ -52,11 +60,38 @@ type Hub struct {
 	mu          sync.Mutex
 	subscribers map[*Subscriber]struct{}
 	closed      bool
+
+	// queue feeds the fan-out goroutine, in publish order. It is never
+	// closed: Close signals stop instead, so a late Publish cannot panic.
+	queue chan Event
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
-// New returns an open hub with no subscribers.
+// New returns an open hub with no subscribers, and starts its fan-out
+// goroutine, which runs until Close.
 func New() *Hub {
-	return &Hub{subscribers: make(map[*Subscriber]struct{})}
+	h := &Hub{
+		subscribers: make(map[*Subscriber]struct{}),
+		queue:       make(chan Event, queueSize),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+	}
+	go h.fanOut()
+	return h
+}
+
+func (h *Hub) fanOut() {
+	defer close(h.done)
+	for {
+		select {
+		case e := <-h.queue:
+			h.PublishNow(e)
+		case <-h.stop:
+			return
+		}
+	}
 }
 
 // Subscribe adds a subscriber. It fails with ErrClosed once the hub is closed.
@@ -87,11 +122,21 @@ func (h *Hub) remove(s *Subscriber) {
 	}
 }
 
-// Publish offers e to every subscriber without blocking. A subscriber whose
-// buffer is full is dropped: its channel is closed so its stream ends and its
-// client reconnects. Publish reports how many subscribers got the event and
-// how many were dropped.
-func (h *Hub) Publish(e Event) (delivered, dropped int) {
+// Publish queues e for every subscriber and returns, usually at once.
+// Events reach subscribers in the order they were published.
+func (h *Hub) Publish(e Event) {
+	select {
+	case h.queue <- e:
+	case <-h.stop:
+	}
+}
+
+// PublishNow offers e to every subscriber before it returns, without
+// blocking on any of them. A subscriber whose buffer is full is dropped: its
+// channel is closed so its stream ends and its client reconnects. PublishNow
+// reports how many subscribers got the event and how many were dropped.
+// Events published with Publish that are still queued may arrive after it.
+func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subscribers {
@@ -114,8 +159,13 @@ func (h *Hub) Len() int {
 }
 
 // Close ends every subscription, once, and refuses new ones. Streams see
-// their channel closed and end, so their clients reconnect elsewhere.
+// their channel closed and end, so their clients reconnect elsewhere (and
+// catch up from the store: events still queued are not sent).
 func (h *Hub) Close() {
+	h.once.Do(func() {
+		close(h.stop)
+		<-h.done
+	})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -19,7 +19,7 @@ func BenchmarkPublish(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
-				h.Publish(e)
+				h.PublishNow(e)
 				if i%(SubscriberBuffer/2) == 0 {
 					b.StopTimer()
 					for _, s := range subs {

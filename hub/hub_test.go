@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func event(id int64) Event {
@@ -37,7 +38,7 @@ func TestPublishReachesEverySubscriberInOrder(t *testing.T) {
 		subs[i] = s
 	}
 	for id := int64(1); id <= 10; id++ {
-		if delivered, dropped := h.Publish(event(id)); delivered != len(subs) || dropped != 0 {
+		if delivered, dropped := h.PublishNow(event(id)); delivered != len(subs) || dropped != 0 {
 			t.Fatalf("Publish(%d) = %d delivered, %d dropped; want %d, 0", id, delivered, dropped, len(subs))
 		}
 	}
@@ -59,7 +60,7 @@ func TestSlowSubscriberIsDroppedWithoutDelayingOthers(t *testing.T) {
 
 	var got []int64
 	for id := int64(1); id <= SubscriberBuffer+10; id++ {
-		h.Publish(event(id))
+		h.PublishNow(event(id))
 		ids, open := drain(fast) // the fast one keeps up
 		if !open {
 			t.Fatalf("fast subscriber closed after event %d", id)
@@ -91,7 +92,7 @@ func TestUnsubscribeClosesOnceAndStopsDelivery(t *testing.T) {
 	if _, open := drain(s); open {
 		t.Fatal("events channel still open after Unsubscribe")
 	}
-	if delivered, _ := h.Publish(event(1)); delivered != 0 {
+	if delivered, _ := h.PublishNow(event(1)); delivered != 0 {
 		t.Fatalf("delivered to %d subscribers after Unsubscribe", delivered)
 	}
 }
@@ -127,7 +128,7 @@ func TestConcurrentUse(t *testing.T) {
 	for p := range 4 {
 		wg.Go(func() {
 			for i := range 500 {
-				h.Publish(event(int64(p*1000 + i)))
+				h.PublishNow(event(int64(p*1000 + i)))
 			}
 		})
 	}
@@ -147,5 +148,41 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if _, err := h.Subscribe(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Subscribe after Close: %v", err)
+	}
+}
+
+func TestPublishIsAsynchronousAndOrdered(t *testing.T) {
+	h := New()
+	defer h.Close()
+	s, _ := h.Subscribe()
+	for id := int64(1); id <= 50; id++ {
+		h.Publish(event(id))
+	}
+	for want := int64(1); want <= 50; want++ {
+		select {
+		case e := <-s.Events():
+			if e.ID != want {
+				t.Fatalf("got event %d, want %d", e.ID, want)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("event %d never arrived", want)
+		}
+	}
+}
+
+func TestPublishAfterCloseDoesNotBlock(t *testing.T) {
+	h := New()
+	h.Close()
+	done := make(chan struct{})
+	go func() {
+		for i := range 2 * queueSize {
+			h.Publish(event(int64(i)))
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Publish blocks after Close")
 	}
 }

@@ -4,6 +4,10 @@
 // A person with several tabs open is one person; they leave when their last
 // stream closes. A short grace period hides reconnects and page reloads, so a
 // flaky connection does not fill the chat with "left"/"joined" notices.
+//
+// Changes are reported in batches, at most once per tick (see Run), never
+// once per stream: when a thousand people arrive at once, every stream gets
+// one update about all of them instead of a thousand updates.
 package presence
 
 import (
@@ -13,14 +17,14 @@ import (
 	"time"
 )
 
-// Change is what happened to the set of people online.
+// Change is what happened to the set of people online since the last one.
 type Change struct {
 	Joined, Left []string
 	Online       []string // everyone now, sorted
 }
 
 // Directory shares presence between instances. Every method may be slow (it
-// talks to the database); the Room calls them from its own goroutine only.
+// talks to the database); the Room calls them from Run's goroutine only.
 type Directory interface {
 	// Arrive records that this instance has email online; Depart that it no
 	// longer has.
@@ -46,12 +50,9 @@ type Room struct {
 	leaving map[string]*time.Timer // email -> pending departure after grace
 	goodbye map[string]bool        // emails that pressed Leave: no grace
 	here    map[string]bool        // emails this instance counts as online
+	dirty   bool                   // here changed since the last publish
 	online  []string               // last published set, sorted
 	ops     chan op                // to Run: directory writes, in order
-
-	// publishMu orders publishes, so listeners see changes in sequence and
-	// the last one published reflects the latest state.
-	publishMu sync.Mutex
 }
 
 type op struct {
@@ -61,10 +62,10 @@ type op struct {
 
 // opsBuffer bounds the directory writes waiting for Run; beyond it, callers
 // wait, which only happens if the database is far slower than people join.
-const opsBuffer = 1024
+const opsBuffer = 4096
 
-// New returns a room. onChange is called, from one goroutine at a time, for
-// every change in who is online; it must not block for long.
+// New returns a room. onChange is called from Run's goroutine for every
+// batch of changes in who is online; it must not block for long.
 func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
 	return &Room{
 		dir: dir, grace: grace, onChange: onChange,
@@ -72,12 +73,13 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
 		leaving: make(map[string]*time.Timer),
 		goodbye: make(map[string]bool),
 		here:    make(map[string]bool),
+		online:  []string{},
 		ops:     make(chan op, opsBuffer),
 	}
 }
 
 // Enter counts a new stream of email. Call the returned function when the
-// stream ends; immediate skips the grace period (the person pressed Leave).
+// stream ends; immediate skips the grace period.
 func (r *Room) Enter(email string) (exit func(immediate bool)) {
 	r.mu.Lock()
 	r.streams[email]++
@@ -87,10 +89,13 @@ func (r *Room) Enter(email string) (exit func(immediate bool)) {
 		delete(r.leaving, email)
 	}
 	arrived := !r.here[email]
-	r.here[email] = true
-	r.mu.Unlock()
 	if arrived {
-		r.changed(email, true)
+		r.here[email] = true
+		r.dirty = true
+	}
+	r.mu.Unlock()
+	if arrived && r.dir != nil {
+		r.ops <- op{email: email, arrive: true}
 	}
 
 	var once sync.Once
@@ -128,7 +133,14 @@ func (r *Room) depart(email string) {
 		return
 	}
 	delete(r.here, email)
-	go r.changed(email, false)
+	r.dirty = true
+	if r.dir != nil {
+		select {
+		case r.ops <- op{email: email}:
+		default:
+			// Run is far behind; its next Refresh records the departure.
+		}
+	}
 }
 
 // Leave ends email's presence here without the grace period, now or when
@@ -144,18 +156,11 @@ func (r *Room) Leave(email string) {
 	r.goodbye[email] = true
 }
 
-// changed reports a local arrival or departure: straight to the listener
-// when this instance is alone, through the directory otherwise.
-func (r *Room) changed(email string, arrived bool) {
-	if r.dir != nil {
-		r.ops <- op{email: email, arrive: arrived}
-		return
-	}
-	r.publish(func() []string {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.hereSorted()
-	})
+// Online is everyone online as last published, sorted.
+func (r *Room) Online() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.online)
 }
 
 // hereSorted must be called with r.mu held.
@@ -168,16 +173,9 @@ func (r *Room) hereSorted() []string {
 	return here
 }
 
-// publish reads who is online and tells the listener what changed since the
-// last publish. Reading inside the lock means that of two concurrent
-// publishes the later one always sees the later state.
-func (r *Room) publish(read func() []string) {
-	r.publishMu.Lock()
-	defer r.publishMu.Unlock()
-	online := read()
-	if online == nil {
-		return // the directory could not be read; try again later
-	}
+// publish tells the listener what changed since the last publish. Only Run
+// calls it, so publishes never overlap.
+func (r *Room) publish(online []string) {
 	r.mu.Lock()
 	previous := r.online
 	r.online = online
@@ -186,13 +184,6 @@ func (r *Room) publish(read func() []string) {
 	if len(c.Joined) > 0 || len(c.Left) > 0 {
 		r.onChange(c)
 	}
-}
-
-// Online is everyone online, sorted.
-func (r *Room) Online() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.online)
 }
 
 func diff(before, after []string) Change {

@@ -51,20 +51,27 @@ func (r *recorder) count() int {
 	return len(r.changes)
 }
 
+// running starts a room's Run for the test.
+func running(t *testing.T, room *presence.Room) *presence.Room {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return room
+}
+
 func describe(c presence.Change) string {
 	return fmt.Sprintf("+%v -%v =%v", c.Joined, c.Left, c.Online)
 }
 
 func TestTwoTabsAreOnePerson(t *testing.T) {
 	rec := &recorder{}
-	room := presence.New(nil, 0, rec.record)
+	room := running(t, presence.New(nil, 0, rec.record))
 	exitA := room.Enter("ann@example.com")
 	exitB := room.Enter("ann@example.com") // second tab
 	exitBob := room.Enter("bob@example.com")
 	exitA(false)
-	if got := room.Online(); !slices.Equal(got, []string{"ann@example.com", "bob@example.com"}) {
-		t.Fatalf("online after one of two tabs closed: %v", got)
-	}
+	waitOnline(t, room, []string{"ann@example.com", "bob@example.com"}, "after one of ann's two tabs closed")
 	exitB(false)
 	exitB(false) // calling exit twice counts once
 	exitBob(false)
@@ -72,7 +79,7 @@ func TestTwoTabsAreOnePerson(t *testing.T) {
 	// Departures may be reported together; each person joins and leaves
 	// exactly once either way.
 	joined, left := map[string]int{}, map[string]int{}
-	for _, c := range rec.wait(t, 3) {
+	for _, c := range rec.wait(t, 2) {
 		for _, e := range c.Joined {
 			joined[e]++
 		}
@@ -89,12 +96,13 @@ func TestTwoTabsAreOnePerson(t *testing.T) {
 
 func TestGraceHidesReconnects(t *testing.T) {
 	rec := &recorder{}
-	room := presence.New(nil, 200*time.Millisecond, rec.record)
+	room := running(t, presence.New(nil, time.Second, rec.record))
 	exit := room.Enter("ann@example.com")
 	rec.wait(t, 1)
 	exit(false)
-	exit = room.Enter("ann@example.com") // a reload: back within the grace period
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // past a publish tick, within the grace period
+	exit = room.Enter("ann@example.com") // a reload
+	time.Sleep(time.Second)
 	if n := rec.count(); n != 1 {
 		t.Fatalf("a reconnect within the grace period was reported: %d changes", n)
 	}
@@ -106,9 +114,11 @@ func TestGraceHidesReconnects(t *testing.T) {
 
 func TestLeaveSkipsGrace(t *testing.T) {
 	rec := &recorder{}
-	room := presence.New(nil, time.Hour, rec.record)
+	room := running(t, presence.New(nil, time.Hour, rec.record))
 	exit := room.Enter("ann@example.com")
+	rec.wait(t, 1)
 	room.Leave("ann@example.com") // pressed Leave; the page's stream is still open
+	time.Sleep(300 * time.Millisecond)
 	if n := rec.count(); n != 1 {
 		t.Fatalf("left while a stream is open: %d changes", n)
 	}
@@ -120,7 +130,7 @@ func TestLeaveSkipsGrace(t *testing.T) {
 
 func TestConcurrentTabsEndConsistent(t *testing.T) {
 	rec := &recorder{}
-	room := presence.New(nil, 0, rec.record)
+	room := running(t, presence.New(nil, 0, rec.record))
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {

@@ -7,6 +7,10 @@ import (
 )
 
 const (
+	// tick is how often changes are gathered and published: short enough
+	// to feel live, long enough that a crowd arriving at once becomes one
+	// update per stream rather than one per arrival.
+	tick = 250 * time.Millisecond
 	// pollInterval is how often the directory is read for people arriving
 	// and leaving on other instances: the delay before they show here.
 	pollInterval = time.Second
@@ -18,37 +22,40 @@ const (
 	directoryTimeout = 5 * time.Second
 )
 
-// Run keeps the room in step with the directory until ctx ends, then
-// removes this instance's people from it. Without a directory it just waits.
+// Run publishes changes in who is online until ctx ends. With a directory it
+// also records this instance's arrivals and departures there, reads
+// everyone's, and on the way out removes this instance's people.
 func (r *Room) Run(ctx context.Context, log *slog.Logger) {
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
 	if r.dir == nil {
-		<-ctx.Done()
-		return
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				r.mu.Lock()
+				dirty := r.dirty
+				r.dirty = false
+				here := r.hereSorted()
+				r.mu.Unlock()
+				if dirty {
+					r.publish(here)
+				}
+			}
+		}
 	}
-	poll := time.NewTicker(pollInterval)
-	defer poll.Stop()
-	refresh := time.NewTicker(refreshInterval)
-	defer refresh.Stop()
-	call := func(what string, f func(ctx context.Context) error) {
+
+	call := func(what string, f func(ctx context.Context) error) bool {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), directoryTimeout)
 		defer cancel()
 		if err := f(ctx); err != nil {
 			log.Warn("presence: "+what, "err", err)
+			return false
 		}
+		return true
 	}
-	sync := func() {
-		r.publish(func() []string {
-			var online []string
-			call("reading who is online", func(ctx context.Context) (err error) {
-				online, err = r.dir.Online(ctx)
-				if online == nil && err == nil {
-					online = []string{}
-				}
-				return err
-			})
-			return online
-		})
-	}
+	var lastPoll, lastRefresh time.Time
 	call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, nil) })
 	for {
 		select {
@@ -56,19 +63,51 @@ func (r *Room) Run(ctx context.Context, log *slog.Logger) {
 			call("leaving the directory", func(ctx context.Context) error { return r.dir.Refresh(ctx, nil) })
 			return
 		case o := <-r.ops:
-			if o.arrive {
-				call("recording an arrival", func(ctx context.Context) error { return r.dir.Arrive(ctx, o.email) })
-			} else {
-				call("recording a departure", func(ctx context.Context) error { return r.dir.Depart(ctx, o.email) })
-			}
-			sync()
-		case <-poll.C:
-			sync()
-		case <-refresh.C:
+			r.write(o, call)
+		case now := <-ticker.C:
+			r.writePending(call)
 			r.mu.Lock()
+			dirty := r.dirty
+			r.dirty = false
 			here := r.hereSorted()
 			r.mu.Unlock()
-			call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) })
+			if now.Sub(lastRefresh) >= refreshInterval {
+				if call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) }) {
+					lastRefresh = now
+				}
+			}
+			if !dirty && now.Sub(lastPoll) < pollInterval {
+				continue
+			}
+			var online []string
+			if call("reading who is online", func(ctx context.Context) (err error) {
+				online, err = r.dir.Online(ctx)
+				return err
+			}) {
+				lastPoll = now
+				r.publish(online)
+			}
 		}
+	}
+}
+
+// writePending records every arrival and departure waiting, so a read of the
+// directory right after includes them.
+func (r *Room) writePending(call func(string, func(context.Context) error) bool) {
+	for {
+		select {
+		case o := <-r.ops:
+			r.write(o, call)
+		default:
+			return
+		}
+	}
+}
+
+func (r *Room) write(o op, call func(string, func(context.Context) error) bool) {
+	if o.arrive {
+		call("recording an arrival", func(ctx context.Context) error { return r.dir.Arrive(ctx, o.email) })
+	} else {
+		call("recording a departure", func(ctx context.Context) error { return r.dir.Depart(ctx, o.email) })
 	}
 }

@@ -13,6 +13,7 @@ type Page struct {
 	// empty when the htmx files were not built in: the page then works as
 	// plain forms.
 	StylesheetURL string
+	IconURL       string
 	ScriptURLs    []string
 }
 
@@ -90,11 +91,29 @@ func (h History) OlderURL() string {
 	return "/?before=" + strconv.FormatInt(h.Messages[0].ID, 10)
 }
 
-// Notice is a line in the list that is not a message: "… joined".
+// Notice is a line in the list that is not a message: "bob@… joined", or
+// for a crowd, "12 people joined".
 type Notice struct {
-	Email string
+	Email string // "" for a crowd
+	Count int    // people, when Email is ""
 	Event string // "joined" or "left"
 }
+
+// MaxPeopleShown bounds the "who's online" list on the page and in every
+// update of it, so its size does not grow with the crowd; the count says
+// how many there are in all.
+const MaxPeopleShown = 50
+
+// People is the "who's online" panel.
+type People struct {
+	Online []string // sorted
+}
+
+// Shown are the people listed; the rest are counted.
+func (p People) Shown() []string { return p.Online[:min(len(p.Online), MaxPeopleShown)] }
+
+// More is how many are online but not listed.
+func (p People) More() int { return len(p.Online) - len(p.Shown()) }
 
 // Problem is an error shown to a person.
 type Problem struct {

@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestAvatarClass(t *testing.T) {
 }
 
 func TestAvatarRendering(t *testing.T) {
-	d := parse(t, People([]string{"ada.lovelace@example.com", "<b>@x"}, true))
+	d := parse(t, PeoplePanel(People{Online: []string{"ada.lovelace@example.com", "<b>@x"}}, true))
 	if oob, _ := d.Find("aside#people").Attr("hx-swap-oob"); oob != "true" {
 		t.Error("a streamed panel must swap out of band")
 	}
@@ -98,8 +99,31 @@ func TestAvatarRendering(t *testing.T) {
 	if d.Find("li b").Length() != 0 {
 		t.Error("markup in an address became an element")
 	}
-	if d2 := parse(t, People(nil, false)); d2.Find("aside#people").AttrOr("hx-swap-oob", "none") != "none" {
+	if d2 := parse(t, PeoplePanel(People{}, false)); d2.Find("aside#people").AttrOr("hx-swap-oob", "none") != "none" {
 		t.Error("the page's own panel must not be out of band")
+	}
+}
+
+func TestPeoplePanelIsBounded(t *testing.T) {
+	online := make([]string, MaxPeopleShown+25)
+	for i := range online {
+		online[i] = fmt.Sprintf("p%03d@example.com", i)
+	}
+	d := parse(t, PeoplePanel(People{Online: online}, true))
+	if n := d.Find("li[title]").Length(); n != MaxPeopleShown {
+		t.Errorf("%d people listed, want %d", n, MaxPeopleShown)
+	}
+	if got := d.Find("li.more").Text(); got != "and 25 more" {
+		t.Errorf("more: %q", got)
+	}
+	if got := d.Find(".count").Text(); got != fmt.Sprint(MaxPeopleShown+25) {
+		t.Errorf("count %q", got)
+	}
+}
+
+func TestCrowdNotice(t *testing.T) {
+	if got := parse(t, NoticeItem(Notice{Count: 12, Event: "joined"})).Find("li.notice").Text(); got != "12 people joined" {
+		t.Errorf("crowd notice %q", got)
 	}
 }
 
