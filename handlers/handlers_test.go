@@ -58,9 +58,9 @@ func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer 
 	go room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(stopPresence)
 	o := handlers.Options{
-		Store:    st,
-		Hub:      h,
-		Presence: room,
+		Store:            st,
+		Hub:              h,
+		Presence:         room,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
 		Assets:           files,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -100,7 +100,7 @@ func TestGraceHidesReconnects(t *testing.T) {
 	exit := room.Enter("ann@example.com")
 	rec.wait(t, 1)
 	exit(false)
-	time.Sleep(500 * time.Millisecond) // past a publish tick, within the grace period
+	time.Sleep(500 * time.Millisecond)   // past a publish tick, within the grace period
 	exit = room.Enter("ann@example.com") // a reload
 	time.Sleep(time.Second)
 	if n := rec.count(); n != 1 {
