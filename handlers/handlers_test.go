@@ -37,7 +37,7 @@ var defaultLimits = handlers.Limits{
 	MaxStreams: 50000, MaxStreamsPerSession: 10,
 }
 
-func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer {
+func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), storetest.SQLitePath(t))
 	if err != nil {
@@ -80,7 +80,7 @@ func newTestServer(t *testing.T, adjust ...func(*handlers.Options)) *testServer 
 
 // client is one person's browser: it keeps cookies and does not follow
 // redirects, so tests see the 303s.
-func (ts *testServer) client(t *testing.T) *http.Client {
+func (ts *testServer) client(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -94,7 +94,7 @@ func (ts *testServer) client(t *testing.T) *http.Client {
 }
 
 // joined is a client that has joined as email.
-func (ts *testServer) joined(t *testing.T, email string) *http.Client {
+func (ts *testServer) joined(t testing.TB, email string) *http.Client {
 	t.Helper()
 	c := ts.client(t)
 	resp := post(t, c, ts.URL+"/join", url.Values{"email": {email}}, false)
@@ -118,7 +118,7 @@ func (r response) doc(t *testing.T) *goquery.Document {
 	return d
 }
 
-func do(t *testing.T, c *http.Client, req *http.Request) response {
+func do(t testing.TB, c *http.Client, req *http.Request) response {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -139,7 +139,7 @@ func get(t *testing.T, c *http.Client, u string) response {
 	return do(t, c, req)
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values, htmx bool) response {
+func post(t testing.TB, c *http.Client, u string, form url.Values, htmx bool) response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

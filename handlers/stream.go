@@ -1,8 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,10 +28,20 @@ const (
 	defaultWriteTimeout = 10 * time.Second
 	// replayPage is how many stored messages a replay reads at a time.
 	replayPage = 500
+	// replayTimeout bounds one replay read.
+	replayTimeout = 10 * time.Second
+	// maxBatch is how many queued events one write sends at most.
+	maxBatch = 64
 )
 
 // stream is the live message list: it replays what the reader missed, then
 // sends each new message as it is published.
+//
+// Once the request is checked, the connection is taken over from net/http
+// (hijacked) and served by one small goroutine of its own. An open stream
+// then costs that goroutine, a reader goroutine and little else, rather
+// than net/http's buffers and the deep stack of a request in progress: with
+// thousands of idle streams, that is most of the server's memory.
 func (s *server) stream(c echo.Context) error {
 	me, joined := s.member(c)
 	if !joined {
@@ -43,141 +57,205 @@ func (s *server) stream(c echo.Context) error {
 		}
 		return problem(http.StatusServiceUnavailable, "Chatzilla is full right now. Reconnecting shortly…")
 	}
-	defer s.streams.release(me.SessionID)
-
 	// Subscribe before reading history, so that anything published while the
 	// replay runs waits in the subscription instead of falling in between.
 	sub, err := s.Hub.Subscribe()
-	if errors.Is(err, hub.ErrClosed) {
-		return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
-	}
 	if err != nil {
+		s.streams.release(me.SessionID)
+		if errors.Is(err, hub.ErrClosed) {
+			return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
+		}
 		return err
 	}
-	defer s.Hub.Unsubscribe(sub)
-	// Counted as present only once subscribed, so this stream hears of its
-	// own arrival like everyone else's.
-	exit := s.Presence.Enter(me.Email)
-	defer exit(false)
+	conn, _, err := http.NewResponseController(c.Response()).Hijack()
+	if err != nil {
+		s.Hub.Unsubscribe(sub)
+		s.streams.release(me.SessionID)
+		return err
+	}
 
-	w := c.Response()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
+	st := &openStream{
+		server:      s,
+		conn:        conn,
+		sub:         sub,
+		member:      me,
+		after:       after,
+		replay:      replay,
+		reconnected: c.Request().Header.Get("Last-Event-ID") != "",
+		head:        streamHead(c.Response().Header()),
+		log:         s.Logger.With("sender", me.Email, "ip", c.RealIP()),
+	}
+	// Logged here, on the request's goroutine, whose stack is deep anyway:
+	// the stream's own goroutine stays small while it waits.
+	st.log.Info("stream connected", "after", after, "replay", replay)
+	go st.serve()
+	return nil
+}
+
+// streamHead is the response head, written by hand since the connection is
+// hijacked. It keeps the headers middleware set (security headers). The body
+// ends when the connection closes, so it needs no chunked framing.
+func streamHead(set http.Header) []byte {
+	h := set.Clone()
+	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer
-	w.WriteHeader(http.StatusOK)
+	h.Set("Connection", "close")
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(&b)
+	b.WriteString("\r\n: connected\r\n\r\n")
+	return b.Bytes()
+}
 
-	ctx := c.Request().Context()
-	log := s.Logger.With("sender", me.Email, "ip", c.RealIP())
-	log.Info("stream connected", "after", after, "replay", replay)
-	started := time.Now()
+// openStream is one stream after its request was accepted.
+type openStream struct {
+	*server
+	conn        net.Conn
+	sub         *hub.Subscriber
+	member      member
+	after       int64
+	replay      bool
+	reconnected bool
+	head        []byte
+	log         *slog.Logger
+
+	batch net.Buffers // reused for every write
+}
+
+func (st *openStream) serve() {
 	ended := "client left"
+	started := time.Now()
+	exit := st.Presence.Enter(st.member.Email)
 	defer func() {
-		log.Info("stream disconnected", "reason", ended, "duration", time.Since(started).Round(time.Millisecond))
+		st.conn.Close()
+		exit(false)
+		st.Hub.Unsubscribe(st.sub) // last: hub.Wait waits for it
+		st.streams.release(st.member.SessionID)
+		st.log.Info("stream disconnected", "reason", ended, "duration", time.Since(started).Round(time.Millisecond))
 	}()
 
-	// Each batch of writes (a replay page, the events queued at one moment,
-	// a heartbeat) gets one deadline and one flush: a reader that takes
-	// longer than writeTimeout for a batch has stopped reading.
-	writeTimeout := cmp.Or(s.StreamWriteTimeout, defaultWriteTimeout)
-	arm := func() error { return rc.SetWriteDeadline(time.Now().Add(writeTimeout)) }
-	write := func(b []byte) error {
-		_, err := w.Write(b)
-		return err
-	}
+	// Reading is how a closed connection shows itself; a client has nothing
+	// else to say on a stream, so whatever it sends is discarded.
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		var b [64]byte
+		for {
+			if _, err := st.conn.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
 
-	// A first comment, flushed at once, tells the browser (and any proxy)
-	// that the stream is open before there is anything to say.
-	if arm() != nil || write([]byte(": connected\n\n")) != nil || rc.Flush() != nil {
-		return nil
+	// The head and a first comment, at once, tell the browser (and any
+	// proxy) that the stream is open before there is anything to say.
+	st.batch = make(net.Buffers, 0, maxBatch)
+	if st.send(st.head) != nil {
+		return
 	}
+	st.head = nil
 
 	// A reconnecting page missed presence changes, which are not replayed:
 	// send who is online now. (A first connect follows the page load, which
 	// showed who was online moments ago.)
-	if c.Request().Header.Get("Last-Event-ID") != "" {
-		people, err := presenceFrame(presence.Change{Online: s.Presence.Online()})
-		if err != nil {
-			return err
-		}
-		if err := write(people); err != nil {
-			return nil
+	if st.reconnected {
+		people, err := presenceFrame(presence.Change{Online: st.Presence.Online()})
+		if err != nil || st.send(people) != nil {
+			return
 		}
 	}
 
-	last := after
-	for replay {
-		if arm() != nil {
-			return nil
-		}
-		page, err := s.Store.MessagesAfter(ctx, last, replayPage)
+	last := st.after
+	for more := st.replay; more; {
+		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
+		page, err := st.Store.MessagesAfter(ctx, last, replayPage)
+		cancel()
 		if err != nil {
-			log.Error("stream replay", "after", last, "err", err)
+			st.log.Error("stream replay", "after", last, "err", err)
 			ended = "replay failed"
-			return nil // the browser reconnects and tries again
+			return // the browser reconnects and tries again
 		}
 		for _, m := range page {
 			frame, err := messageFrame(m)
 			if err != nil {
-				log.Error("rendering message", "id", m.ID, "err", err)
-				return nil
+				st.log.Error("rendering message", "id", m.ID, "err", err)
+				ended = "replay failed"
+				return
 			}
-			if err := write(frame); err != nil {
-				return nil
-			}
+			st.batch = append(st.batch, frame)
 			last = m.ID
 		}
-		replay = len(page) == replayPage
-		if rc.Flush() != nil {
-			return nil
+		if st.flush() != nil {
+			return
 		}
+		more = len(page) == replayPage
 	}
 
 	heartbeat := time.NewTicker(heartbeatInterval)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return nil
+		case <-gone:
+			return
 		case <-heartbeat.C:
-			if arm() != nil || write([]byte(": heartbeat\n\n")) != nil || rc.Flush() != nil {
-				return nil
+			if st.send([]byte(": heartbeat\n\n")) != nil {
+				return
 			}
-		case e, open := <-sub.Events():
-			// Write everything already queued, then flush once.
-			if arm() != nil {
-				return nil
-			}
+		case e, open := <-st.sub.Events():
+			// Send everything already queued in one write.
 			for {
 				if !open {
 					// Dropped for falling behind, or the server is
 					// shutting down: end the stream, the browser
 					// reconnects with Last-Event-ID.
 					ended = "dropped or shutting down"
-					_ = rc.Flush()
-					return nil
+					_ = st.flush()
+					return
 				}
 				if e.ID == 0 || e.ID > last {
-					if err := write(e.Frame); err != nil {
-						return nil
-					}
+					st.batch = append(st.batch, e.Frame)
 					if e.ID != 0 {
 						last = e.ID
 					}
 				}
+				if len(st.batch) == maxBatch {
+					break
+				}
 				select {
-				case e, open = <-sub.Events():
+				case e, open = <-st.sub.Events():
 					continue
 				default:
 				}
 				break
 			}
-			if rc.Flush() != nil {
-				return nil
+			if st.flush() != nil {
+				return
 			}
 		}
 	}
+}
+
+func (st *openStream) send(b []byte) error {
+	st.batch = append(st.batch, b)
+	return st.flush()
+}
+
+// flush writes the batch with one system call (writev) and one deadline: a
+// reader that takes longer than the deadline has stopped reading.
+func (st *openStream) flush() error {
+	if len(st.batch) == 0 {
+		return nil
+	}
+	timeout := cmp.Or(st.StreamWriteTimeout, defaultWriteTimeout)
+	if err := st.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	bufs := st.batch // WriteTo consumes its receiver; keep st.batch's array
+	_, err := bufs.WriteTo(st.conn)
+	clear(st.batch) // let go of frames already sent
+	st.batch = st.batch[:0]
+	return err
 }
 
 // streamStart says where a stream begins: after the Last-Event-ID a

@@ -11,6 +11,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"sync"
 )
@@ -49,6 +50,9 @@ type Subscriber struct {
 	// when the subscriber unsubscribes, when it is dropped for falling
 	// behind, or when the hub closes. A closed channel tells the stream to end.
 	events chan Event
+	// detached is set, under the hub's mutex, by the first Unsubscribe: the
+	// stream is done with the hub, which Wait waits for.
+	detached bool
 }
 
 // Events delivers the subscriber's events in publish order. It is closed when
@@ -60,6 +64,8 @@ type Hub struct {
 	mu          sync.Mutex
 	subscribers map[*Subscriber]struct{}
 	closed      bool
+	attached    int           // subscribers that have not unsubscribed yet
+	allDetached chan struct{} // closed when attached reaches 0 after Close
 
 	// queue feeds the fan-out goroutine, in publish order. It is never
 	// closed: Close signals stop instead, so a late Publish cannot panic.
@@ -74,6 +80,7 @@ type Hub struct {
 func New() *Hub {
 	h := &Hub{
 		subscribers: make(map[*Subscriber]struct{}),
+		allDetached: make(chan struct{}),
 		queue:       make(chan Event, queueSize),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
@@ -103,6 +110,7 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 		return nil, ErrClosed
 	}
 	h.subscribers[s] = struct{}{}
+	h.attached++
 	return s, nil
 }
 
@@ -112,6 +120,24 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.remove(s)
+	if !s.detached {
+		s.detached = true
+		h.attached--
+		if h.closed && h.attached == 0 {
+			close(h.allDetached)
+		}
+	}
+}
+
+// Wait blocks, after Close, until every subscriber has unsubscribed (every
+// stream has finished ending), or ctx ends.
+func (h *Hub) Wait(ctx context.Context) error {
+	select {
+	case <-h.allDetached:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // remove must be called with h.mu held.
@@ -174,5 +200,8 @@ func (h *Hub) Close() {
 	h.closed = true
 	for s := range h.subscribers {
 		h.remove(s)
+	}
+	if h.attached == 0 {
+		close(h.allDetached)
 	}
 }

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -184,5 +185,23 @@ func TestPublishAfterCloseDoesNotBlock(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("Publish blocks after Close")
+	}
+}
+
+func TestWaitReturnsWhenEveryStreamHasUnsubscribed(t *testing.T) {
+	h := New()
+	a, _ := h.Subscribe()
+	b, _ := h.Subscribe()
+	h.Unsubscribe(a)
+	h.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Wait(ctx); err == nil {
+		t.Fatal("Wait returned while a subscriber is still attached")
+	}
+	h.Unsubscribe(b)
+	h.Unsubscribe(b)
+	if err := h.Wait(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

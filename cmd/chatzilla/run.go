@@ -160,12 +160,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	// Streams never finish by themselves: end them first (browsers
-	// reconnect, to another instance if there is one), then let the
-	// remaining requests finish.
+	// Streams never finish by themselves, and the server does not track
+	// them (they are hijacked): end them first and wait for them to close
+	// (browsers reconnect, to another instance if there is one), then let
+	// the remaining requests finish.
 	h.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
+	if err := h.Wait(shutdownCtx); err != nil {
+		log.Error("shutdown: streams still open were cut off", "err", err)
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("shutdown: requests still running were cut off", "err", err)
 		_ = srv.Close()
