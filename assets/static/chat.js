@@ -2,6 +2,7 @@
 // enhancement: without JavaScript the page works as plain forms.
 (() => {
 	"use strict";
+	document.documentElement.classList.add("js");
 
 	// Times arrive in UTC from the server; show them in the reader's zone.
 	const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
