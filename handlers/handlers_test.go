@@ -54,9 +54,15 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 			t.Error(err)
 		}
 	})
-	ctx, stopPresence := context.WithCancel(context.Background())
+	ctx, stopBackground := context.WithCancel(context.Background())
 	go room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(stopPresence)
+	// As run does: every stored message is published by the store's follower.
+	go st.Follow(ctx, 0, func(m store.Message) {
+		if err := handlers.Publish(h, m); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(stopBackground)
 	o := handlers.Options{
 		Store:            st,
 		Hub:              h,
@@ -66,7 +72,6 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		HistorySize:      100,
 		MaxMessageLength: 2000,
-		PublishOnPost:    true,
 		Limits:           defaultLimits,
 	}
 	for _, f := range adjust {

@@ -14,9 +14,10 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// createMessage stores a message durably and then broadcasts it. The sender's
-// own list is updated by its stream like everyone else's, so an htmx request
-// only gets a fresh composer back and the message is never shown twice.
+// createMessage stores a message durably; the store's follower then
+// broadcasts it (see Publish), in id order. The sender's own list is updated
+// by its stream like everyone else's, so an htmx request only gets a fresh
+// composer back and the message is never shown twice.
 func (s *server) createMessage(c echo.Context) error {
 	me, joined := s.member(c)
 	if !joined {
@@ -44,7 +45,7 @@ func (s *server) createMessage(c echo.Context) error {
 		return s.renderChat(c, status, me.Email, composer)
 	}
 
-	m, err := s.addMessage(c, me.Email, text)
+	m, err := s.Store.AddMessage(c.Request().Context(), me.Email, text)
 	if err != nil {
 		return storeUnavailable(err, "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment.")
 	}
@@ -54,27 +55,6 @@ func (s *server) createMessage(c echo.Context) error {
 		return render(c, http.StatusOK, views.ComposerForm(views.Composer{Autofocus: true}))
 	}
 	return seeOther(c, "/")
-}
-
-// addMessage appends the message and, unless a follower publishes stored
-// messages, publishes it too.
-func (s *server) addMessage(c echo.Context, sender, text string) (store.Message, error) {
-	ctx := c.Request().Context()
-	if !s.PublishOnPost {
-		return s.Store.AddMessage(ctx, sender, text)
-	}
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
-	m, err := s.Store.AddMessage(ctx, sender, text)
-	if err != nil {
-		return m, err
-	}
-	// The message is stored: it is acknowledged even if rendering fails, and
-	// streams would then pick it up from the store on their next reconnect.
-	if err := Publish(s.Hub, m); err != nil {
-		s.Logger.Error("publishing message", "id", m.ID, "err", err)
-	}
-	return m, nil
 }
 
 // PublishPresence tells every stream who joined or left.
@@ -87,7 +67,8 @@ func PublishPresence(h *hub.Hub, c presence.Change) error {
 	return nil
 }
 
-// Publish renders m once, frames it once and hands it to every stream.
+// Publish renders m once, frames it once and hands it to every stream. The
+// store's follower calls it for every stored message, in id order.
 func Publish(h *hub.Hub, m store.Message) error {
 	frame, err := messageFrame(m)
 	if err != nil {

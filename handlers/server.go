@@ -8,7 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -42,12 +41,6 @@ type Options struct {
 
 	HistorySize      int // messages shown when the page loads
 	MaxMessageLength int // in characters
-
-	// PublishOnPost makes the server publish each message to the hub as soon
-	// as it is stored. It is false when something else publishes every stored
-	// message (the PostgreSQL follower, which also sees other instances'
-	// messages), so that a message is not published twice.
-	PublishOnPost bool
 
 	// TrustProxy says the app runs behind a router (Heroku's) that sets
 	// X-Forwarded-For and X-Forwarded-Proto; otherwise those headers are
@@ -83,13 +76,6 @@ type Limits struct {
 type server struct {
 	Options
 	page views.Page
-
-	// publishMu makes storing and publishing one step when PublishOnPost is
-	// set, so messages reach the hub in id order: a stream skips any id at or
-	// below the last it sent, and would otherwise drop a message whose
-	// publish lost a race with its successor's. The SQLite store serialises
-	// writes anyway, so this costs no throughput.
-	publishMu sync.Mutex
 
 	messageFlood, joinFlood *buckets
 	streams                 streamSlots

@@ -40,6 +40,8 @@ type SQLite struct {
 	writer *sql.DB
 	// reader is a pool: in WAL mode reads run alongside the writer.
 	reader *sql.DB
+
+	groupCommitter
 }
 
 // OpenSQLite opens (creating if needed) the database file at path and brings
@@ -80,7 +82,9 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		reader.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	return &SQLite{writer: writer, reader: reader}, nil
+	s := &SQLite{writer: writer, reader: reader}
+	s.startWriting()
+	return s, nil
 }
 
 // sqliteDSN builds a modernc "file:" URI. SQLite decodes %XX in the path and
@@ -120,29 +124,6 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
-}
-
-// AddMessage stores a message; when it returns nil the message is on disk.
-func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return Message{}, fmt.Errorf("store: add message: %w", err)
-	}
-	defer tx.Rollback()
-
-	// Read the clock while holding the write lock, so created_at never goes
-	// backwards as ids go forwards. Microseconds is what the column keeps.
-	m := Message{Sender: sender, Content: content, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
-	err = tx.QueryRowContext(ctx,
-		`INSERT INTO messages (sender, content, created_at) VALUES (?, ?, ?) RETURNING id`,
-		sender, content, m.CreatedAt.UnixMicro()).Scan(&m.ID)
-	if err != nil {
-		return Message{}, fmt.Errorf("store: add message: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return Message{}, fmt.Errorf("store: add message: commit: %w", err)
-	}
-	return m, nil
 }
 
 const sqliteColumns = "id, sender, content, created_at"
@@ -211,8 +192,9 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both connection pools.
+// Close stops the writer, ends Follow and closes both connection pools.
 func (s *SQLite) Close() error {
+	s.stopWriting()
 	if err := errors.Join(s.writer.Close(), s.reader.Close()); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

@@ -31,6 +31,7 @@ const shutdownTimeout = 8 * time.Second
 type appStore interface {
 	handlers.MessageStore
 	LastID(ctx context.Context) (int64, error)
+	Follow(ctx context.Context, afterID int64, deliver func(store.Message)) error
 	Close() error
 }
 
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
 	}
 
-	st, follow, directory, err := openStore(ctx, cfg.Database)
+	st, directory, err := openStore(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
@@ -98,22 +99,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	})
 	background.Go(func() { room.Run(followCtx, log) })
-	if follow != nil {
-		last, err := st.LastID(ctx)
-		if err != nil {
-			return fmt.Errorf("reading the last message id: %w", err)
-		}
-		background.Go(func() {
-			err := follow(followCtx, last, func(m store.Message) {
-				if err := handlers.Publish(h, m); err != nil {
-					log.Error("publishing message", "id", m.ID, "err", err)
-				}
-			})
-			if err != nil && !errors.Is(err, context.Canceled) {
-				log.Error("following new messages stopped", "err", err)
+	// Every stored message reaches the streams through the store's
+	// follower, in id order: in process for SQLite, through LISTEN/NOTIFY
+	// for PostgreSQL, where it also brings other instances' messages.
+	last, err := st.LastID(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the last message id: %w", err)
+	}
+	background.Go(func() {
+		err := st.Follow(followCtx, last, func(m store.Message) {
+			if err := handlers.Publish(h, m); err != nil {
+				log.Error("publishing message", "id", m.ID, "err", err)
 			}
 		})
-	}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("following new messages stopped", "err", err)
+		}
+	})
 
 	srv := &http.Server{
 		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
@@ -126,7 +128,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Logger:           log,
 			HistorySize:      cfg.HistorySize,
 			MaxMessageLength: cfg.MaxMessageLength,
-			PublishOnPost:    follow == nil,
 			TrustProxy:       cfg.TrustProxy,
 			Limits: handlers.Limits{
 				FloodControl:         cfg.FloodControl,
@@ -178,22 +179,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-type followFunc func(ctx context.Context, afterID int64, deliver func(store.Message)) error
-
 // openStore opens the configured store. For PostgreSQL it also returns the
-// follower that publishes every stored message, this instance's and others',
-// and the directory that shares who is online between instances.
-func openStore(ctx context.Context, db database) (appStore, followFunc, presence.Directory, error) {
+// directory that shares who is online between instances.
+func openStore(ctx context.Context, db database) (appStore, presence.Directory, error) {
 	switch db.Kind {
 	case "postgres":
 		pg, err := store.OpenPostgres(ctx, db.URL)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		return pg, pg.Follow, pg.Presence(rand.Text()), nil
+		return pg, pg.Presence(rand.Text()), nil
 	default:
 		lite, err := store.OpenSQLite(ctx, db.Path)
-		return lite, nil, nil, err
+		return lite, nil, err
 	}
 }
 
