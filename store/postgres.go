@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +55,8 @@ type Postgres struct {
 	closed    context.Context
 	markClose context.CancelFunc
 	closeOnce sync.Once
+
+	writes groupWriter
 }
 
 // OpenPostgres connects to the database at url (postgres:// or postgresql://,
@@ -93,14 +94,16 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	}
 
 	closed, markClose := context.WithCancel(context.Background())
-	return &Postgres{
+	p := &Postgres{
 		pool:         pool,
 		followConfig: followConfig,
 		followerName: name,
 		followIdle:   followIdleCheck,
 		closed:       closed,
 		markClose:    markClose,
-	}, nil
+	}
+	p.writes.start(p.commit)
+	return p, nil
 }
 
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
@@ -148,44 +151,54 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 func (p *Postgres) FollowerName() string { return p.followerName }
 
 // AddMessage stores a message and notifies every follower, in one
-// transaction; when it returns nil the message is committed.
+// transaction; when it returns nil the message is committed. Posts arriving
+// while a commit is in progress share the next one (see groupWriter).
 func (p *Postgres) AddMessage(ctx context.Context, sender, content string) (Message, error) {
+	return p.writes.add(ctx, sender, content)
+}
+
+// commit stores a group in one transaction, sent as one pipelined batch.
+func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
-		return Message{}, fmt.Errorf("store: add message: %w", err)
+		return nil, fmt.Errorf("store: add message: %w", err)
 	}
 	defer tx.Rollback(ctx)
 
 	// Ids come from a sequence when the insert runs, but transactions commit
 	// in their own order: without this lock id 7 could become visible after
 	// id 8, and a reader that had already moved past 8 would never see 7.
-	// Holding one lock from before the insert until commit makes commits
-	// happen in id order. The cost is that posts, across all instances, commit
-	// one at a time: a few round trips and an fsync each, which is still
-	// hundreds of messages a second, far more than a chat room produces.
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, insertLockKey); err != nil {
-		return Message{}, fmt.Errorf("store: add message: lock: %w", err)
+	// Holding one lock from before the inserts until commit makes commits
+	// happen in id order. Commits from all instances are serialised, but
+	// each carries every post that waited for it.
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, insertLockKey)
+	msgs := make([]Message, len(group))
+	for i, r := range group {
+		// clock_timestamp, not the default now(): now() is when the
+		// transaction began, before it waited for the lock, so times would
+		// not follow ids.
+		b.Queue(`INSERT INTO messages (sender, content, created_at) VALUES ($1, $2, clock_timestamp())
+			RETURNING `+postgresColumns, r.sender, r.content).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&msgs[i].ID, &msgs[i].Sender, &msgs[i].Content, &msgs[i].CreatedAt)
+		})
 	}
-	// clock_timestamp, not the default now(): now() is when the transaction
-	// began, before it waited for the lock, so times would not follow ids.
-	var m Message
-	err = tx.QueryRow(ctx,
-		`INSERT INTO messages (sender, content, created_at) VALUES ($1, $2, clock_timestamp())
-		 RETURNING `+postgresColumns,
-		sender, content).Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt)
-	if err != nil {
-		return Message{}, fmt.Errorf("store: add message: %w", err)
-	}
-	m.CreatedAt = m.CreatedAt.UTC()
 	// Sent on commit, and only then: a follower never hears of a row it
-	// cannot read yet. The payload is a hint; followers read the table.
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, strconv.FormatInt(m.ID, 10)); err != nil {
-		return Message{}, fmt.Errorf("store: add message: notify: %w", err)
+	// cannot read yet. The payload, the last id inserted (currval is this
+	// session's), is a hint; followers read the table.
+	b.Queue(`SELECT pg_notify($1, currval(pg_get_serial_sequence('messages', 'id'))::text)`, notifyChannel)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("store: add message: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return Message{}, fmt.Errorf("store: add message: commit: %w", err)
+		return nil, fmt.Errorf("store: add message: commit: %w", err)
 	}
-	return m, nil
+	for i := range msgs {
+		msgs[i].CreatedAt = msgs[i].CreatedAt.UTC()
+	}
+	return msgs, nil
 }
 
 const postgresColumns = "id, sender, content, created_at"
@@ -257,6 +270,7 @@ func (p *Postgres) Ping(ctx context.Context) error {
 // connections in use to be released. Calling it again does nothing.
 func (p *Postgres) Close() error {
 	p.closeOnce.Do(func() {
+		p.writes.close()
 		p.markClose()
 		p.pool.Close()
 	})

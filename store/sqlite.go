@@ -41,7 +41,8 @@ type SQLite struct {
 	// reader is a pool: in WAL mode reads run alongside the writer.
 	reader *sql.DB
 
-	groupCommitter
+	writes groupWriter
+	follow localFollower
 }
 
 // OpenSQLite opens (creating if needed) the database file at path and brings
@@ -194,7 +195,7 @@ func (s *SQLite) Ping(ctx context.Context) error {
 
 // Close stops the writer, ends Follow and closes both connection pools.
 func (s *SQLite) Close() error {
-	s.stopWriting()
+	s.writes.close()
 	if err := errors.Join(s.writer.Close(), s.reader.Close()); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
