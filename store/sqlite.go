@@ -51,6 +51,24 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if path == "" {
 		return nil, errors.New("store: open sqlite: empty path")
 	}
+	// Processes opening a new database file together race to switch it to
+	// WAL, and SQLite reports the loser's conflict as SQLITE_BUSY without
+	// waiting on busy_timeout: try again for a while.
+	giveUp := time.Now().Add(10 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		s, err := openSQLite(ctx, path)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(giveUp) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*SQLite, error) {
 	dsn := sqliteDSN(path)
 
 	// BEGIN IMMEDIATE takes the write lock when the transaction starts, so the
