@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatzilla/chatzilla/handlers"
 )
 
 func TestJoin(t *testing.T) {
@@ -273,4 +275,29 @@ func TestErrorsAreClearPages(t *testing.T) {
 	if resp := do(t, c, req); resp.Header.Get("Content-Type") != "text/plain; charset=UTF-8" {
 		t.Errorf("non-browser client got %q, want plain text", resp.Header.Get("Content-Type"))
 	}
+}
+
+func TestIdleStreamsGetHeartbeats(t *testing.T) {
+	ts := newTestServer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go handlers.Heartbeat(ctx, ts.hub, 20*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events", nil)
+	resp, err := ts.joined(t, "idle@example.com").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == ": heartbeat\n" {
+			return
+		}
+	}
+	t.Fatal("no heartbeat on an idle stream")
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,10 +19,10 @@ import (
 )
 
 const (
-	// heartbeatInterval keeps an idle stream from looking dead: Heroku's
+	// HeartbeatInterval keeps an idle stream from looking dead: Heroku's
 	// router closes a connection after 55 s without a byte, and other proxies
 	// are often stricter.
-	heartbeatInterval = 15 * time.Second
+	HeartbeatInterval = 15 * time.Second
 	// defaultWriteTimeout is how long one write to a stream may take. A
 	// reader that takes longer has stopped reading; dropping it frees its
 	// goroutine and buffers.
@@ -120,11 +121,12 @@ type openStream struct {
 	head        []byte
 	log         *slog.Logger
 
-	batch net.Buffers // reused for every write
+	batch    net.Buffers // reused for every write
+	deadline time.Time   // the write deadline now set on conn
 }
 
 func (st *openStream) serve() {
-	ended := "client left"
+	ended := "dropped or shutting down"
 	started := time.Now()
 	exit := st.Presence.Enter(st.member.Email)
 	defer func() {
@@ -136,15 +138,23 @@ func (st *openStream) serve() {
 	}()
 
 	// Reading is how a closed connection shows itself; a client has nothing
-	// else to say on a stream, so whatever it sends is discarded.
-	gone := make(chan struct{})
+	// else to say on a stream, so whatever it sends is discarded. When the
+	// client is gone, unsubscribing closes the events channel, which ends
+	// the loop below: the stream waits on that one channel alone.
+	var clientLeft atomic.Bool
 	go func() {
-		defer close(gone)
 		var b [64]byte
 		for {
 			if _, err := st.conn.Read(b[:]); err != nil {
+				clientLeft.Store(true)
+				st.Hub.Unsubscribe(st.sub)
 				return
 			}
+		}
+	}()
+	defer func() {
+		if clientLeft.Load() {
+			ended = "client left"
 		}
 	}()
 
@@ -192,46 +202,32 @@ func (st *openStream) serve() {
 		more = len(page) == replayPage
 	}
 
-	heartbeat := time.NewTicker(heartbeatInterval)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-gone:
-			return
-		case <-heartbeat.C:
-			if st.send([]byte(": heartbeat\n\n")) != nil {
-				return
+	// Events end when the client leaves, when the stream falls too far
+	// behind and is dropped, or when the server shuts down; the browser
+	// then reconnects with Last-Event-ID. Heartbeats come through the hub
+	// too (see Heartbeat).
+	events := st.sub.Events()
+	for e := range events {
+		// Send everything already queued in one write.
+		for open := true; open; {
+			if e.ID == 0 || e.ID > last {
+				st.batch = append(st.batch, e.Frame)
+				if e.ID != 0 {
+					last = e.ID
+				}
 			}
-		case e, open := <-st.sub.Events():
-			// Send everything already queued in one write.
-			for {
-				if !open {
-					// Dropped for falling behind, or the server is
-					// shutting down: end the stream, the browser
-					// reconnects with Last-Event-ID.
-					ended = "dropped or shutting down"
-					_ = st.flush()
-					return
-				}
-				if e.ID == 0 || e.ID > last {
-					st.batch = append(st.batch, e.Frame)
-					if e.ID != 0 {
-						last = e.ID
-					}
-				}
-				if len(st.batch) == maxBatch {
-					break
-				}
-				select {
-				case e, open = <-st.sub.Events():
-					continue
-				default:
-				}
+			if len(st.batch) == maxBatch {
 				break
 			}
-			if st.flush() != nil {
-				return
+			select {
+			case e, open = <-events:
+			default:
+				open = false
 			}
+		}
+		if st.flush() != nil {
+			ended = "write failed"
+			return
 		}
 	}
 }
@@ -241,21 +237,44 @@ func (st *openStream) send(b []byte) error {
 	return st.flush()
 }
 
-// flush writes the batch with one system call (writev) and one deadline: a
-// reader that takes longer than the deadline has stopped reading.
+// flush writes the batch with one system call (writev). Every write gets at
+// least half the write timeout: the deadline is moved only when less than
+// that is left, since moving it costs more than the write of a small frame.
 func (st *openStream) flush() error {
 	if len(st.batch) == 0 {
 		return nil
 	}
 	timeout := cmp.Or(st.StreamWriteTimeout, defaultWriteTimeout)
-	if err := st.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return err
+	if now := time.Now(); st.deadline.Sub(now) < timeout/2 {
+		st.deadline = now.Add(timeout)
+		if err := st.conn.SetWriteDeadline(st.deadline); err != nil {
+			return err
+		}
 	}
 	bufs := st.batch // WriteTo consumes its receiver; keep st.batch's array
 	_, err := bufs.WriteTo(st.conn)
 	clear(st.batch) // let go of frames already sent
 	st.batch = st.batch[:0]
 	return err
+}
+
+// heartbeatFrame is an SSE comment: browsers ignore it, routers see traffic.
+var heartbeatFrame = []byte(": heartbeat\n\n")
+
+// Heartbeat sends a comment to every stream at every interval until ctx
+// ends, so idle streams are not cut by routers. It is one event for the hub
+// to fan out, rather than a timer in every stream.
+func Heartbeat(ctx context.Context, h *hub.Hub, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.Publish(hub.Event{Frame: heartbeatFrame})
+		}
+	}
 }
 
 // streamStart says where a stream begins: after the Last-Event-ID a

@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	})
 	background.Go(func() { room.Run(followCtx, log) })
+	background.Go(func() { handlers.Heartbeat(followCtx, h, handlers.HeartbeatInterval) })
 	// Every stored message reaches the streams through the store's
 	// follower, in id order: in process for SQLite, through LISTEN/NOTIFY
 	// for PostgreSQL, where it also brings other instances' messages.
