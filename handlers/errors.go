@@ -64,8 +64,12 @@ func (s *server) handleError(err error, c echo.Context) {
 			message = http.StatusText(status)
 		}
 	}
-	if status >= 500 {
+	switch {
+	case status >= 500 && (ue == nil || ue.cause != nil):
 		s.Logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
+	case status >= 500:
+		// A deliberate refusal (full, restarting): worth seeing, not an error.
+		s.Logger.Warn("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "reason", ue.message)
 	}
 	if c.Response().Committed {
 		return

@@ -74,13 +74,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer st.Close()
 
-	maxStreams := cfg.MaxStreams
+	// Every connection holds a descriptor: past the process's limit accept
+	// would fail for everyone, so connections are capped below it (and the
+	// extra ones get a clean 503), and so are streams.
+	maxConns, maxStreams := 0, cfg.MaxStreams
 	if files, err := raiseOpenFileLimit(); err != nil {
 		log.Warn("could not raise the open-file limit", "err", err)
-	} else if files-reservedFiles < maxStreams {
-		// Each stream holds a descriptor: past the limit, accept would fail
-		// for everyone; a clean 503 for the extra streams is better.
-		maxStreams = max(1, files-reservedFiles)
+	} else {
+		maxConns = max(1, files-reservedFiles)
+		maxStreams = min(maxStreams, maxConns)
 	}
 	if !cfg.FloodControl {
 		log.Warn("RATE_LIMITS=off: flood control is disabled")
@@ -151,7 +153,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams)
+	if maxConns > 0 {
+		ln = &limitListener{Listener: ln, max: int64(maxConns)}
+	}
+	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams, "max_connections", maxConns)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
