@@ -167,8 +167,15 @@ func postFrom(t *testing.T, c *http.Client, u, ip, text string) response {
 	return do(t, c, req)
 }
 
+// slowRefill makes a bucket refill one token an hour, so that a test that
+// spends the burst is not given more tokens by a slow machine.
+const slowRefill = 1.0 / 3600
+
 func TestFloodControl(t *testing.T) {
-	ts := newTestServer(t, func(o *handlers.Options) { o.TrustProxy = true })
+	ts := newTestServer(t, func(o *handlers.Options) {
+		o.TrustProxy = true
+		o.Limits.MessagesPerSecond = slowRefill
+	})
 	flooder, other := ts.joined(t, "flood@example.com"), ts.joined(t, "calm@example.com")
 
 	for i := range 20 { // the burst
@@ -201,6 +208,7 @@ func TestFloodControlPerAddress(t *testing.T) {
 	ts := newTestServer(t, func(o *handlers.Options) {
 		o.TrustProxy = true
 		o.Limits.JoinBurst = 100
+		o.Limits.MessagesPerSecond = slowRefill
 	})
 	// Fresh sessions for every post do not get around the address's bucket.
 	accepted := 0
@@ -215,7 +223,7 @@ func TestFloodControlPerAddress(t *testing.T) {
 }
 
 func TestJoinFloodControl(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, func(o *handlers.Options) { o.Limits.JoinsPerSecond = slowRefill })
 	for i := range 10 {
 		if resp := post(t, ts.client(t), ts.URL+"/join", url.Values{"email": {"bob@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("join %d: %d", i, resp.StatusCode)
