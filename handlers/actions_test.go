@@ -301,3 +301,38 @@ func TestIdleStreamsGetHeartbeats(t *testing.T) {
 	}
 	t.Fatal("no heartbeat on an idle stream")
 }
+
+// TestIdleStreamOutlivesItsWriteTimeout: the write timeout bounds one write,
+// not a stream's life. A stream that has sent nothing for longer than the
+// timeout must still deliver the next message (the hub writes to idle
+// streams itself, and must not trip over a deadline set long before).
+func TestIdleStreamOutlivesItsWriteTimeout(t *testing.T) {
+	ts := newTestServer(t, func(o *handlers.Options) { o.StreamWriteTimeout = 100 * time.Millisecond })
+	c := ts.joined(t, "patient@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != ": connected" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	time.Sleep(400 * time.Millisecond) // four write timeouts of silence
+
+	if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"still here"}}, true); resp.StatusCode != http.StatusOK {
+		t.Fatalf("post: %d", resp.StatusCode)
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended before the message arrived: %v", err)
+		}
+		if strings.HasPrefix(line, "data: ") && strings.Contains(line, "still here") {
+			return
+		}
+	}
+}

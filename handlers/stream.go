@@ -5,11 +5,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -78,6 +80,7 @@ func (s *server) stream(c echo.Context) error {
 	st := &openStream{
 		server:      s,
 		conn:        conn,
+		w:           rawConn(conn),
 		sub:         sub,
 		member:      me,
 		after:       after,
@@ -121,8 +124,64 @@ type openStream struct {
 	head        []byte
 	log         *slog.Logger
 
+	w        io.Writer   // conn, or the connection it wraps, which can writev
 	batch    net.Buffers // reused for every write
 	deadline time.Time   // the write deadline now set on conn
+}
+
+// netConner is a connection that wraps another, such as the connection
+// counter the server's listener adds (tls.Conn has the same method).
+type netConner interface{ NetConn() net.Conn }
+
+// rawConn is the socket under c, if it has one.
+func rawConn(c net.Conn) net.Conn {
+	for {
+		w, ok := c.(netConner)
+		if !ok {
+			return c
+		}
+		c = w.NetConn()
+	}
+}
+
+// directWriter returns a DirectWriter for a plain socket, nil for anything
+// else (a TLS connection must go through its own Write).
+func directWriter(c net.Conn) hub.DirectWriter {
+	sc, ok := rawConn(c).(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return func(frame []byte) (int, error) {
+		var n int
+		var werr error
+		// The socket is non-blocking, so this never waits for it to drain.
+		// Control rather than Write: Write would also check the write
+		// deadline, which is only moved by the stream's own writes and may
+		// have passed on a stream that has been idle. The hub makes sure
+		// the stream's goroutine is not writing at the same time, and
+		// Control holds the descriptor open until the write is done.
+		err := rc.Control(func(fd uintptr) {
+			for {
+				n, werr = syscall.Write(int(fd), frame)
+				if werr != syscall.EINTR {
+					return
+				}
+			}
+		})
+		switch {
+		case err != nil:
+			return 0, err
+		case werr == syscall.EAGAIN:
+			return 0, nil
+		case werr != nil:
+			return 0, werr
+		}
+		return n, nil
+	}
 }
 
 func (st *openStream) serve() {
@@ -206,8 +265,19 @@ func (st *openStream) serve() {
 	// behind and is dropped, or when the server shuts down; the browser
 	// then reconnects with Last-Event-ID. Heartbeats come through the hub
 	// too (see Heartbeat).
+	// While this goroutine waits with nothing queued, the hub may write
+	// new events to the connection itself (see hub.Subscriber.Idle), which
+	// saves waking this goroutine for every message.
+	if d := directWriter(st.conn); d != nil {
+		st.sub.SetDirect(d)
+	}
 	events := st.sub.Events()
-	for e := range events {
+	for {
+		st.sub.Idle(last)
+		e, ok := <-events
+		if !ok {
+			break
+		}
 		// Send everything already queued in one write.
 		for open := true; open; {
 			if e.ID == 0 || e.ID > last {
@@ -252,7 +322,7 @@ func (st *openStream) flush() error {
 		}
 	}
 	bufs := st.batch // WriteTo consumes its receiver; keep st.batch's array
-	_, err := bufs.WriteTo(st.conn)
+	_, err := bufs.WriteTo(st.w)
 	clear(st.batch) // let go of frames already sent
 	st.batch = st.batch[:0]
 	return err

@@ -6,13 +6,18 @@
 // one goroutine fans events out, in order, and a subscriber that cannot keep
 // up is dropped rather than allowed to slow everyone. The subscriber set is
 // guarded by a mutex rather than owned by that goroutine, so subscribing and
-// unsubscribing never wait behind a fan-out in progress for long, and tests
-// and benchmarks can publish synchronously (PublishNow).
+// unsubscribing never wait behind a fan-out in progress, and tests and
+// benchmarks can publish synchronously (PublishNow).
+//
+// A subscriber that is waiting with nothing queued may let the fan-out write
+// to its client directly (SetDirect, Idle): with thousands of streams, waking
+// a goroutine per stream for every message costs more than the write itself.
 package hub
 
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 )
 
@@ -31,6 +36,10 @@ const SubscriberBuffer = 64
 // events, publishers wait, which slows posting down to what fan-out can do.
 const queueSize = 1024
 
+// shardSize is how many subscribers one fan-out goroutine serves for one
+// event: past it, the fan-out is spread over the available processors.
+const shardSize = 1024
+
 // ErrClosed is returned by Subscribe once the hub is closed.
 var ErrClosed = errors.New("hub: closed")
 
@@ -44,25 +53,107 @@ type Event struct {
 	Frame []byte
 }
 
+// DirectWriter writes a frame to a subscriber's client without blocking:
+// it writes what the connection accepts at once (possibly nothing) and says
+// how much that was. An error means the client is gone.
+type DirectWriter func(frame []byte) (n int, err error)
+
 // Subscriber is one open stream's place in the hub.
 type Subscriber struct {
-	// events is closed by the hub, while holding its mutex and exactly once:
-	// when the subscriber unsubscribes, when it is dropped for falling
-	// behind, or when the hub closes. A closed channel tells the stream to end.
+	// mu guards the fields below and every send on events, so that an event
+	// is either written directly or queued, never both, and never sent on a
+	// closed channel.
+	mu sync.Mutex
+	// events is closed by the hub, under mu and exactly once: when the
+	// subscriber unsubscribes, when it is dropped for falling behind, or
+	// when the hub closes. A closed channel tells the stream to end.
 	events chan Event
-	// detached is set, under the hub's mutex, by the first Unsubscribe: the
-	// stream is done with the hub, which Wait waits for.
-	detached bool
+	closed bool
+	// direct, when set, may be used while idle: the subscriber's goroutine
+	// is waiting, has written everything it received, and has nothing
+	// queued, so a direct write cannot overtake anything.
+	direct DirectWriter
+	idle   bool
+	// last is the highest message id the client has been sent: a direct
+	// write skips events at or below it (messages the stream replayed from
+	// the store before the hub got to them).
+	last int64
+
+	// Guarded by the hub's mutex.
+	index    int  // place in Hub.subscribers
+	detached bool // set by the first Unsubscribe: the stream is done with the hub, which Wait waits for
 }
 
 // Events delivers the subscriber's events in publish order. It is closed when
 // the subscriber is unsubscribed, dropped or the hub is closed.
 func (s *Subscriber) Events() <-chan Event { return s.events }
 
+// SetDirect lets the fan-out write to the client itself while the subscriber
+// is idle (see Idle).
+func (s *Subscriber) SetDirect(w DirectWriter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.direct = w
+}
+
+// Idle is called by a subscriber that has written everything it received,
+// up to message id last, and is about to wait on Events. If nothing is
+// queued and a DirectWriter is set, the fan-out writes the next events
+// itself, and sends on Events only the unwritten rest of a frame the
+// connection did not take at once (with ID 0), and what follows it.
+func (s *Subscriber) Idle(last int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = max(s.last, last)
+	s.idle = s.direct != nil && !s.closed && len(s.events) == 0
+}
+
+// deliver hands e to s: written directly when s is idle, else queued. It
+// reports false when s must be dropped (its buffer is full or its client is
+// gone), and true otherwise, including when s is already closed.
+func (s *Subscriber) deliver(e Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return true
+	}
+	if s.idle {
+		if e.ID != 0 && e.ID <= s.last {
+			return true
+		}
+		n, err := s.direct(e.Frame)
+		if err != nil {
+			return false
+		}
+		s.last = max(s.last, e.ID)
+		if n == len(e.Frame) {
+			return true
+		}
+		// The connection is full: the subscriber's goroutine writes the
+		// rest, with a deadline, and everything after it.
+		s.idle = false
+		e = Event{Frame: e.Frame[max(n, 0):]}
+	}
+	select {
+	case s.events <- e:
+		return true
+	default:
+		return false
+	}
+}
+
+// close must be called with the hub's mutex held.
+func (s *Subscriber) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed, s.idle = true, false
+	close(s.events)
+}
+
 // Hub is the set of subscribers. The zero value is not usable; call New.
 type Hub struct {
 	mu          sync.Mutex
-	subscribers map[*Subscriber]struct{}
+	subscribers []*Subscriber // Subscriber.index is each one's place
 	closed      bool
 	attached    int           // subscribers that have not unsubscribed yet
 	allDetached chan struct{} // closed when attached reaches 0 after Close
@@ -73,13 +164,18 @@ type Hub struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	// snapshot is the fan-out's copy of subscribers, reused, so that the
+	// mutex is not held while events are written. Only PublishNow uses it,
+	// and fanOutMu keeps PublishNow calls from running at once.
+	fanOutMu sync.Mutex
+	snapshot []*Subscriber
 }
 
 // New returns an open hub with no subscribers, and starts its fan-out
 // goroutine, which runs until Close.
 func New() *Hub {
 	h := &Hub{
-		subscribers: make(map[*Subscriber]struct{}),
 		allDetached: make(chan struct{}),
 		queue:       make(chan Event, queueSize),
 		stop:        make(chan struct{}),
@@ -109,7 +205,8 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	h.subscribers[s] = struct{}{}
+	s.index = len(h.subscribers)
+	h.subscribers = append(h.subscribers, s)
 	h.attached++
 	return s, nil
 }
@@ -142,10 +239,17 @@ func (h *Hub) Wait(ctx context.Context) error {
 
 // remove must be called with h.mu held.
 func (h *Hub) remove(s *Subscriber) {
-	if _, ok := h.subscribers[s]; ok {
-		delete(h.subscribers, s)
-		close(s.events)
+	i := s.index
+	if i < 0 || i >= len(h.subscribers) || h.subscribers[i] != s {
+		return // already removed
 	}
+	last := len(h.subscribers) - 1
+	h.subscribers[i] = h.subscribers[last]
+	h.subscribers[i].index = i
+	h.subscribers[last] = nil
+	h.subscribers = h.subscribers[:last]
+	s.index = -1
+	s.close()
 }
 
 // Publish queues e for every subscriber and returns, usually at once.
@@ -158,23 +262,60 @@ func (h *Hub) Publish(e Event) {
 }
 
 // PublishNow offers e to every subscriber before it returns, without
-// blocking on any of them. A subscriber whose buffer is full is dropped: its
-// channel is closed so its stream ends and its client reconnects. PublishNow
-// reports how many subscribers got the event and how many were dropped.
-// Events published with Publish that are still queued may arrive after it.
+// blocking on any of them: each gets it queued, or written directly if it is
+// idle. A subscriber whose buffer is full, or whose client is gone, is
+// dropped: its channel is closed so its stream ends and its client
+// reconnects. PublishNow reports how many subscribers got the event and how
+// many were dropped. Events published with Publish that are still queued
+// may arrive after it.
 func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
+	h.fanOutMu.Lock()
+	defer h.fanOutMu.Unlock()
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for s := range h.subscribers {
-		select {
-		case s.events <- e:
-			delivered++
-		default:
-			h.remove(s)
-			dropped++
+	subs := append(h.snapshot[:0], h.subscribers...)
+	h.mu.Unlock()
+
+	var failed []*Subscriber
+	if len(subs) <= shardSize {
+		failed = deliverAll(subs, e, nil)
+	} else {
+		// Several goroutines, each with a contiguous share. Every one
+		// finishes before the next event, so each subscriber still gets
+		// events in publish order.
+		shares := min(runtime.GOMAXPROCS(0), (len(subs)+shardSize-1)/shardSize)
+		results := make([][]*Subscriber, shares)
+		var wg sync.WaitGroup
+		for i := range shares {
+			part := subs[i*len(subs)/shares : (i+1)*len(subs)/shares]
+			wg.Go(func() { results[i] = deliverAll(part, e, nil) })
+		}
+		wg.Wait()
+		for _, r := range results {
+			failed = append(failed, r...)
 		}
 	}
-	return delivered, dropped
+	clear(subs) // do not keep subscribers alive until the next event
+	h.snapshot = subs[:0]
+
+	if len(failed) > 0 {
+		h.mu.Lock()
+		for _, s := range failed {
+			h.remove(s)
+		}
+		h.mu.Unlock()
+	}
+	return len(subs) - len(failed), len(failed)
+}
+
+// deliverAll delivers e to each of subs and appends to failed those that
+// must be dropped.
+func deliverAll(subs []*Subscriber, e Event, failed []*Subscriber) []*Subscriber {
+	for _, s := range subs {
+		if !s.deliver(e) {
+			failed = append(failed, s)
+		}
+	}
+	return failed
 }
 
 // Len is the number of subscribers.
@@ -198,8 +339,8 @@ func (h *Hub) Close() {
 		return
 	}
 	h.closed = true
-	for s := range h.subscribers {
-		h.remove(s)
+	for len(h.subscribers) > 0 {
+		h.remove(h.subscribers[len(h.subscribers)-1])
 	}
 	if h.attached == 0 {
 		close(h.allDetached)

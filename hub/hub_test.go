@@ -205,3 +205,175 @@ func TestWaitReturnsWhenEveryStreamHasUnsubscribed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// conn is a client connection for direct writes: it takes up to room bytes
+// per write (all when room < 0) and records what it got.
+type conn struct {
+	mu   sync.Mutex
+	got  []byte
+	room int
+	err  error
+}
+
+func (c *conn) write(frame []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	n := len(frame)
+	if c.room >= 0 {
+		n = min(n, c.room)
+		c.room -= n
+	}
+	c.got = append(c.got, frame[:n]...)
+	return n, nil
+}
+
+func (c *conn) text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.got)
+}
+
+func frames(ids ...int64) string {
+	var s string
+	for _, id := range ids {
+		s += string(event(id).Frame)
+	}
+	return s
+}
+
+func TestIdleSubscriberIsWrittenDirectly(t *testing.T) {
+	h := New()
+	s, _ := h.Subscribe()
+	c := &conn{room: -1}
+	s.SetDirect(c.write)
+
+	h.PublishNow(event(1)) // not idle yet: queued
+	if ids, _ := drain(s); fmt.Sprint(ids) != "[1]" {
+		t.Fatalf("before Idle, queued %v, want [1]", ids)
+	}
+	s.Idle(1)
+	for id := int64(1); id <= 3; id++ { // 1 again: already sent, skipped
+		if delivered, dropped := h.PublishNow(event(id)); delivered != 1 || dropped != 0 {
+			t.Fatalf("Publish(%d) = %d, %d", id, delivered, dropped)
+		}
+	}
+	if got, want := c.text(), frames(2, 3); got != want {
+		t.Errorf("written directly %q, want %q", got, want)
+	}
+	if ids, open := drain(s); len(ids) != 0 || !open {
+		t.Errorf("queued %v (open %v) while idle, want nothing", ids, open)
+	}
+}
+
+func TestDirectWriteHandsTheRestToTheSubscriberInOrder(t *testing.T) {
+	h := New()
+	s, _ := h.Subscribe()
+	c := &conn{room: 5}
+	s.SetDirect(c.write)
+	s.Idle(0)
+
+	h.PublishNow(event(1)) // 5 bytes written, the rest queued
+	h.PublishNow(event(2)) // no longer idle: queued behind the rest
+	var queued string
+	for range 2 {
+		e := <-s.Events()
+		queued += string(e.Frame)
+		if e.ID == 1 {
+			t.Errorf("the rest of a partly written frame kept its id: a stream would skip it")
+		}
+	}
+	if got, want := c.text()+queued, frames(1, 2); got != want {
+		t.Errorf("written %q then queued %q, want %q in all", c.text(), queued, want)
+	}
+
+	// The subscriber wrote what was queued; idle again, directly again.
+	c.room = -1
+	s.Idle(2)
+	h.PublishNow(event(3))
+	if got, want := c.text(), frames(1, 2)[:5]+frames(3); got != want {
+		t.Errorf("after Idle again, written %q, want %q", got, want)
+	}
+}
+
+func TestIdleWithEventsQueuedStaysQueued(t *testing.T) {
+	h := New()
+	s, _ := h.Subscribe()
+	c := &conn{room: -1}
+	s.SetDirect(c.write)
+	h.PublishNow(event(1))
+	s.Idle(0) // event 1 is waiting: writing 2 directly would overtake it
+	h.PublishNow(event(2))
+	if ids, _ := drain(s); fmt.Sprint(ids) != "[1 2]" || c.text() != "" {
+		t.Errorf("queued %v and wrote %q, want [1 2] queued and nothing written", ids, c.text())
+	}
+}
+
+func TestDirectWriteErrorDropsTheSubscriber(t *testing.T) {
+	h := New()
+	s, _ := h.Subscribe()
+	other, _ := h.Subscribe()
+	s.SetDirect((&conn{err: errors.New("connection reset")}).write)
+	s.Idle(0)
+	if delivered, dropped := h.PublishNow(event(1)); delivered != 1 || dropped != 1 {
+		t.Fatalf("Publish = %d delivered, %d dropped; want 1, 1", delivered, dropped)
+	}
+	if _, open := drain(s); open {
+		t.Error("subscriber whose client is gone is still open")
+	}
+	if ids, _ := drain(other); fmt.Sprint(ids) != "[1]" {
+		t.Errorf("other subscriber got %v", ids)
+	}
+	if h.Len() != 1 {
+		t.Errorf("Len = %d, want 1", h.Len())
+	}
+}
+
+// TestManySubscribersInShards publishes to more subscribers than one fan-out
+// goroutine serves, some direct and some queued, with subscribers leaving
+// during the fan-out: each one still gets every event, in order.
+func TestManySubscribersInShards(t *testing.T) {
+	h := New()
+	const n = 3*shardSize + 7
+	subs := make([]*Subscriber, n)
+	conns := make([]*conn, n)
+	for i := range subs {
+		subs[i], _ = h.Subscribe()
+		if i%2 == 0 {
+			conns[i] = &conn{room: -1}
+			subs[i].SetDirect(conns[i].write)
+			subs[i].Idle(0)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 1; i < n; i += 98 { // queued ones (odd i) only
+			h.Unsubscribe(subs[i])
+		}
+	})
+	for id := int64(1); id <= 20; id++ {
+		h.PublishNow(event(id))
+	}
+	wg.Wait()
+	want := frames(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+	for i, s := range subs {
+		if conns[i] != nil {
+			if conns[i].text() != want {
+				t.Fatalf("direct subscriber %d got %q", i, conns[i].text())
+			}
+			continue
+		}
+		ids, open := drain(s)
+		if i%98 == 1 {
+			if open {
+				t.Fatalf("subscriber %d unsubscribed but open", i)
+			}
+			continue
+		}
+		if fmt.Sprint(ids) != "[1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20]" {
+			t.Fatalf("subscriber %d got %v", i, ids)
+		}
+	}
+}

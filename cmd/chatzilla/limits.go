@@ -72,6 +72,10 @@ type countedConn struct {
 	once sync.Once
 }
 
+// NetConn is the connection counted, for code that needs the socket itself
+// (streams write to it directly).
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.l.open.Add(-1) })
 	return c.Conn.Close()
