@@ -280,12 +280,10 @@ func (st *openStream) serve() {
 		}
 		// Send everything already queued in one write.
 		for open := true; open; {
-			if e.ID == 0 || e.ID > last {
-				st.batch = append(st.batch, e.Frame)
-				if e.ID != 0 {
-					last = e.ID
-				}
+			if frame := e.After(last); len(frame) > 0 {
+				st.batch = append(st.batch, frame)
 			}
+			last = max(last, e.ID)
 			if len(st.batch) == maxBatch {
 				break
 			}

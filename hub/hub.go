@@ -40,17 +40,91 @@ const queueSize = 1024
 // event: past it, the fan-out is spread over the available processors.
 const shardSize = 1024
 
+// yieldEvery is how many subscribers a fan-out goroutine serves before it
+// lets other goroutines run.
+const yieldEvery = 128
+
 // ErrClosed is returned by Subscribe once the hub is closed.
 var ErrClosed = errors.New("hub: closed")
 
-// Event is one thing to send to every subscriber: a message or a notice.
+// Event is one thing to send to every subscriber: a message or a notice, or
+// several of them that were waiting together.
 type Event struct {
 	// ID is the message id, used by streams to skip what they already
 	// replayed from the store; 0 for events that are not stored messages.
+	// For events joined together, it is the highest id among them.
 	ID int64
 	// Frame is the complete text/event-stream frame, encoded once for all
 	// subscribers. Subscribers must not modify it.
 	Frame []byte
+	// parts, for events joined together, says where each one's frame
+	// starts in Frame, with its id; nil for a single event.
+	parts []part
+	// first is the lowest message id among joined events (0 if none).
+	first int64
+}
+
+type part struct {
+	start int
+	id    int64
+}
+
+// After is the part of e's frame a client that already has every message up
+// to id last must still be sent: all of it, usually; none of it for a message
+// it already has. Notices (ID 0) are always sent.
+func (e Event) After(last int64) []byte {
+	if e.parts == nil {
+		if e.ID == 0 || e.ID > last {
+			return e.Frame
+		}
+		return nil
+	}
+	if e.first == 0 || e.first > last {
+		return e.Frame
+	}
+	// A stream that has just replayed from the store: rare, so this may
+	// allocate.
+	var b []byte
+	for i, p := range e.parts {
+		end := len(e.Frame)
+		if i+1 < len(e.parts) {
+			end = e.parts[i+1].start
+		}
+		if p.id == 0 || p.id > last {
+			b = append(b, e.Frame[p.start:end]...)
+		}
+	}
+	return b
+}
+
+// maxJoin and maxJoinBytes bound how many waiting events the fan-out joins
+// into one, and how large that may get.
+const (
+	maxJoin      = 64
+	maxJoinBytes = 64 << 10
+)
+
+// join makes one event of events, in order.
+func join(events []Event) Event {
+	if len(events) == 1 {
+		return events[0]
+	}
+	size := 0
+	for _, e := range events {
+		size += len(e.Frame)
+	}
+	j := Event{Frame: make([]byte, 0, size), parts: make([]part, len(events))}
+	for i, e := range events {
+		j.parts[i] = part{start: len(j.Frame), id: e.ID}
+		j.Frame = append(j.Frame, e.Frame...)
+		if e.ID != 0 {
+			j.ID = max(j.ID, e.ID)
+			if j.first == 0 {
+				j.first = e.ID
+			}
+		}
+	}
+	return j
 }
 
 // DirectWriter writes a frame to a subscriber's client without blocking:
@@ -118,21 +192,22 @@ func (s *Subscriber) deliver(e Event) bool {
 		return true
 	}
 	if s.idle {
-		if e.ID != 0 && e.ID <= s.last {
+		frame := e.After(s.last)
+		if len(frame) == 0 {
 			return true
 		}
-		n, err := s.direct(e.Frame)
+		n, err := s.direct(frame)
 		if err != nil {
 			return false
 		}
 		s.last = max(s.last, e.ID)
-		if n == len(e.Frame) {
+		if n == len(frame) {
 			return true
 		}
 		// The connection is full: the subscriber's goroutine writes the
 		// rest, with a deadline, and everything after it.
 		s.idle = false
-		e = Event{Frame: e.Frame[max(n, 0):]}
+		e = Event{Frame: frame[max(n, 0):]}
 	}
 	select {
 	case s.events <- e:
@@ -185,12 +260,29 @@ func New() *Hub {
 	return h
 }
 
+// fanOut publishes queued events in order. When several are waiting (the
+// fan-out is behind), it joins them into one, so that each stream gets them
+// with one write rather than one each: under load, the cost per message
+// falls as the queue grows, instead of the queue growing without end.
 func (h *Hub) fanOut() {
 	defer close(h.done)
+	waiting := make([]Event, 0, maxJoin)
 	for {
 		select {
 		case e := <-h.queue:
-			h.PublishNow(e)
+			waiting = append(waiting[:0], e)
+			size := len(e.Frame)
+		more:
+			for len(waiting) < maxJoin && size < maxJoinBytes {
+				select {
+				case e := <-h.queue:
+					waiting, size = append(waiting, e), size+len(e.Frame)
+				default:
+					break more
+				}
+			}
+			h.PublishNow(join(waiting))
+			clear(waiting)
 		case <-h.stop:
 			return
 		}
@@ -310,9 +402,15 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 // deliverAll delivers e to each of subs and appends to failed those that
 // must be dropped.
 func deliverAll(subs []*Subscriber, e Event, failed []*Subscriber) []*Subscriber {
-	for _, s := range subs {
+	for i, s := range subs {
 		if !s.deliver(e) {
 			failed = append(failed, s)
+		}
+		if i%yieldEvery == yieldEvery-1 {
+			// Direct writes are short system calls, back to back: without
+			// a pause, a long fan-out would keep requests (new posts) off
+			// the processors for a whole scheduler time slice at a time.
+			runtime.Gosched()
 		}
 	}
 	return failed

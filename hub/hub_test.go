@@ -156,17 +156,79 @@ func TestPublishIsAsynchronousAndOrdered(t *testing.T) {
 	h := New()
 	defer h.Close()
 	s, _ := h.Subscribe()
+	var ids []int64
 	for id := int64(1); id <= 50; id++ {
 		h.Publish(event(id))
+		ids = append(ids, id)
 	}
-	for want := int64(1); want <= 50; want++ {
+	// Events that waited together may arrive joined into one.
+	var got string
+	for len(got) < len(frames(ids...)) {
 		select {
 		case e := <-s.Events():
-			if e.ID != want {
-				t.Fatalf("got event %d, want %d", e.ID, want)
-			}
+			got += string(e.After(0))
 		case <-time.After(2 * time.Second):
-			t.Fatalf("event %d never arrived", want)
+			t.Fatalf("only got %q", got)
+		}
+	}
+	if got != frames(ids...) {
+		t.Fatalf("got %q, want %q", got, frames(ids...))
+	}
+}
+
+func TestJoinedEventsSkipWhatAStreamHas(t *testing.T) {
+	notice := Event{Frame: []byte("event: people\ndata: x\n\n")}
+	j := join([]Event{event(5), notice, event(6), event(7)})
+	if j.ID != 7 {
+		t.Errorf("joined ID = %d, want 7 (the highest)", j.ID)
+	}
+	for _, c := range []struct {
+		last int64
+		want string
+	}{
+		{0, frames(5) + string(notice.Frame) + frames(6, 7)},
+		{4, frames(5) + string(notice.Frame) + frames(6, 7)},
+		{5, string(notice.Frame) + frames(6, 7)},
+		{6, string(notice.Frame) + frames(7)},
+		{7, string(notice.Frame)},
+	} {
+		if got := string(j.After(c.last)); got != c.want {
+			t.Errorf("After(%d) = %q, want %q", c.last, got, c.want)
+		}
+	}
+	if got := event(3).After(3); got != nil {
+		t.Errorf("a single message the stream has: After = %q, want nothing", got)
+	}
+}
+
+func TestQueuedEventsAreJoinedForOneWrite(t *testing.T) {
+	h := New()
+	defer h.Close()
+	s, _ := h.Subscribe()
+	c := &conn{room: -1}
+	var writes int // written by the fan-out, read once it has written all
+	s.SetDirect(func(frame []byte) (int, error) {
+		writes++
+		return c.write(frame)
+	})
+	s.Idle(2) // replayed 1 and 2 from the store already
+
+	h.fanOutMu.Lock() // hold the fan-out so that events wait in the queue
+	for id := int64(1); id <= 10; id++ {
+		h.Publish(event(id))
+	}
+	h.fanOutMu.Unlock()
+	waitUntil(t, func() bool { return c.text() == frames(3, 4, 5, 6, 7, 8, 9, 10) }, "events 3 to 10 written")
+	if writes > 2 {
+		t.Errorf("%d writes for 10 events that waited together, want them joined", writes)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
