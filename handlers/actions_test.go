@@ -221,17 +221,25 @@ func TestStreamRejectsBadStart(t *testing.T) {
 	}
 }
 
-func TestStreamHeadersAndFirstComment(t *testing.T) {
-	ts := newTestServer(t)
-	c := ts.joined(t, "bob@example.com")
+// openEvents opens c's stream; it is closed when the test ends, and ends by
+// itself after 5 s.
+func openEvents(t *testing.T, c *http.Client, base string) *http.Response {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events", nil)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestStreamHeadersAndFirstComment(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.joined(t, "bob@example.com")
+	resp := openEvents(t, c, ts.URL)
 	for h, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
 		if got := resp.Header.Get(h); got != want {
 			t.Errorf("%s: %q, want %q", h, got, want)
@@ -309,14 +317,7 @@ func TestIdleStreamsGetHeartbeats(t *testing.T) {
 func TestIdleStreamOutlivesItsWriteTimeout(t *testing.T) {
 	ts := newTestServer(t, func(o *handlers.Options) { o.StreamWriteTimeout = 100 * time.Millisecond })
 	c := ts.joined(t, "patient@example.com")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events", nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	resp := openEvents(t, c, ts.URL)
 	r := bufio.NewReader(resp.Body)
 	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != ": connected" {
 		t.Fatalf("first line %q, %v", line, err)
