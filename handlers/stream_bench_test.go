@@ -26,7 +26,7 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 		cookie := c.Jar.Cookies(u)[0].String()
 		request := fmt.Sprintf("GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, cookie)
 
-		before := memInUse()
+		beforeHeap, beforeStack := memInUse()
 		conns := make([]net.Conn, 0, streams)
 		for range streams {
 			conn, err := net.Dial("tcp", u.Host)
@@ -44,8 +44,11 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		after := memInUse()
-		b.ReportMetric(float64(after-before)/streams/1024, "KiB/stream")
+		heap, stack := memInUse()
+		heap, stack = heap-beforeHeap, stack-beforeStack
+		b.ReportMetric(float64(heap+stack)/streams/1024, "KiB/stream")
+		b.ReportMetric(float64(heap)/streams/1024, "heap-KiB/stream")
+		b.ReportMetric(float64(stack)/streams/1024, "stack-KiB/stream")
 		for _, conn := range conns {
 			conn.Close()
 		}
@@ -54,10 +57,10 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 }
 
 // memInUse is the heap and stack memory in use after a full collection.
-func memInUse() uint64 {
+func memInUse() (heap, stack uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return m.HeapInuse, m.StackInuse
 }

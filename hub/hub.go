@@ -57,10 +57,15 @@ type Event struct {
 	// Frame is the complete text/event-stream frame, encoded once for all
 	// subscribers. Subscribers must not modify it.
 	Frame []byte
-	// parts, for events joined together, says where each one's frame
-	// starts in Frame, with its id; nil for a single event.
+	// joined describes events joined together; nil for a single event. A
+	// pointer, since every subscriber's buffer holds 64 Events.
+	joined *joined
+}
+
+type joined struct {
+	// parts says where each event's frame starts in Frame, with its id.
 	parts []part
-	// first is the lowest message id among joined events (0 if none).
+	// first is the lowest message id among them (0 if none).
 	first int64
 }
 
@@ -73,22 +78,23 @@ type part struct {
 // to id last must still be sent: all of it, usually; none of it for a message
 // it already has. Notices (ID 0) are always sent.
 func (e Event) After(last int64) []byte {
-	if e.parts == nil {
+	j := e.joined
+	if j == nil {
 		if e.ID == 0 || e.ID > last {
 			return e.Frame
 		}
 		return nil
 	}
-	if e.first == 0 || e.first > last {
+	if j.first == 0 || j.first > last {
 		return e.Frame
 	}
 	// A stream that has just replayed from the store: rare, so this may
 	// allocate.
 	var b []byte
-	for i, p := range e.parts {
+	for i, p := range j.parts {
 		end := len(e.Frame)
-		if i+1 < len(e.parts) {
-			end = e.parts[i+1].start
+		if i+1 < len(j.parts) {
+			end = j.parts[i+1].start
 		}
 		if p.id == 0 || p.id > last {
 			b = append(b, e.Frame[p.start:end]...)
@@ -113,14 +119,15 @@ func join(events []Event) Event {
 	for _, e := range events {
 		size += len(e.Frame)
 	}
-	j := Event{Frame: make([]byte, 0, size), parts: make([]part, len(events))}
+	info := &joined{parts: make([]part, len(events))}
+	j := Event{Frame: make([]byte, 0, size), joined: info}
 	for i, e := range events {
-		j.parts[i] = part{start: len(j.Frame), id: e.ID}
+		info.parts[i] = part{start: len(j.Frame), id: e.ID}
 		j.Frame = append(j.Frame, e.Frame...)
 		if e.ID != 0 {
 			j.ID = max(j.ID, e.ID)
-			if j.first == 0 {
-				j.first = e.ID
+			if info.first == 0 {
+				info.first = e.ID
 			}
 		}
 	}
