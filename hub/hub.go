@@ -19,6 +19,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // SubscriberBuffer is how many events may wait for one subscriber. A stream
@@ -40,9 +41,12 @@ const queueSize = 1024
 // event: past it, the fan-out is spread over the available processors.
 const shardSize = 1024
 
-// yieldEvery is how many subscribers a fan-out goroutine serves before it
-// lets other goroutines run.
-const yieldEvery = 128
+// A fan-out goroutine looks at the clock every checkEvery subscribers and
+// lets other goroutines run once yieldAfter has passed since it last did.
+const (
+	checkEvery = 128
+	yieldAfter = time.Millisecond
+)
 
 // ErrClosed is returned by Subscribe once the hub is closed.
 var ErrClosed = errors.New("hub: closed")
@@ -409,15 +413,23 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 // deliverAll delivers e to each of subs and appends to failed those that
 // must be dropped.
 func deliverAll(subs []*Subscriber, e Event, failed []*Subscriber) []*Subscriber {
+	var yielded time.Time
+	if len(subs) >= checkEvery {
+		yielded = time.Now()
+	}
 	for i, s := range subs {
 		if !s.deliver(e) {
 			failed = append(failed, s)
 		}
-		if i%yieldEvery == yieldEvery-1 {
-			// Direct writes are short system calls, back to back: without
-			// a pause, a long fan-out would keep requests (new posts) off
-			// the processors for a whole scheduler time slice at a time.
-			runtime.Gosched()
+		// Direct writes are short system calls, back to back: without a
+		// pause, a long fan-out would keep requests (new posts) off the
+		// processors for a whole scheduler time slice at a time. Yielding
+		// costs microseconds, so it is done by the clock, not by count.
+		if i%checkEvery == checkEvery-1 {
+			if now := time.Now(); now.Sub(yielded) >= yieldAfter {
+				runtime.Gosched()
+				yielded = time.Now()
+			}
 		}
 	}
 	return failed
