@@ -33,6 +33,7 @@ type config struct {
 	PID         int
 	JSON        bool
 	AllowFailed bool
+	Epoll       bool // read streams with epoll (Linux), not a goroutine each
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
@@ -60,6 +61,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.PID, "pid", 0, "the server's process id, to report its memory and CPU (same machine, Linux)")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.AllowFailed, "allow-failed-posts", false, "exit 0 even if some posts were refused (429, 503, timeouts)")
+	fs.BoolVar(&c.Epoll, "epoll", true, "read streams with epoll, one goroutine per processor (Linux, http:// only); false: a goroutine per stream")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
@@ -92,7 +94,9 @@ Beyond one process's open-file limit, start stream-only processes first
 (-senders 0 -run ID), wait for each to print "ready", then start one posting
 process with the same -run. Beyond about 28,000 streams from one address,
 spread them with -source-ips. On the server's own machine, GOMAXPROCS=1 keeps
-the client's scheduler from taking CPU the server could use.`
+the client's scheduler from taking CPU the server could use. On Linux, streams
+are read with epoll by one goroutine per processor (-epoll=false: a goroutine
+per stream, which costs the client a wake-up and an extra read per event).`
 
 func (c *config) check() error {
 	switch {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -85,9 +86,21 @@ func (fc *fakeChat) stream(w http.ResponseWriter, r *http.Request) {
 		id, _ := strconv.Atoi(v)
 		next = id
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	fmt.Fprint(w, ": connected\n\n")
-	w.(http.Flusher).Flush()
+	// Like Chatzilla, take the connection over and send the body as is,
+	// ended by closing the connection (no chunked encoding), so that the
+	// client reads it as it reads Chatzilla's.
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	defer conn.Close()
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		_, _ = io.Copy(io.Discard, conn) // until the client closes
+	}()
+	fmt.Fprint(rw, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n: connected\n\n")
+	rw.Flush()
 
 	sent := 0
 	type heldEvent struct {
@@ -96,7 +109,7 @@ func (fc *fakeChat) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	var held []heldEvent
 	send := func(id int64, frame string) bool {
-		fmt.Fprintf(w, "id: %d\ndata: %s\n\n", id, frame)
+		fmt.Fprintf(rw, "id: %d\ndata: %s\n\n", id, frame)
 		sent++
 		return fc.faults.endAfter == 0 || sent < fc.faults.endAfter
 	}
@@ -115,7 +128,7 @@ func (fc *fakeChat) stream(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			if !send(id, frame) || (f.repeat != nil && f.repeat(user, id) && !send(id, frame)) {
-				w.(http.Flusher).Flush()
+				rw.Flush()
 				return
 			}
 			for _, h := range held {
@@ -124,10 +137,12 @@ func (fc *fakeChat) stream(w http.ResponseWriter, r *http.Request) {
 			held = nil
 		}
 		next += len(batch)
-		w.(http.Flusher).Flush()
+		if rw.Flush() != nil {
+			return
+		}
 		select {
 		case <-changed:
-		case <-r.Context().Done():
+		case <-gone:
 			return
 		}
 	}

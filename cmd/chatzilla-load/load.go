@@ -172,6 +172,9 @@ func openStreams(ctx context.Context, cfg config, users []*user, progress io.Wri
 	return streams, sh, func() {
 		cancel()
 		allDone.Wait()
+		for _, p := range sh.pollers {
+			p.close()
+		}
 	}
 }
 

@@ -91,20 +91,23 @@ func TestLoadAgainstFakeChat(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := startFakeChat(t, tt.faults)
-			flags := append([]string{"-streams", "8", "-senders", "3", "-messages", "20", "-rate", "0"}, tt.flags...)
-			r := loadAgainst(t, srv.URL, flags...)
-			if !tt.check(r) {
-				t.Errorf("report does not show it: %+v %+v", r.Deliveries, r.Posts)
-			}
-			if tt.failure == "" && len(r.Failures) > 0 {
-				t.Errorf("failures %q, want none", r.Failures)
-			}
-			if tt.failure != "" && (len(r.Failures) != 1 || !hasFailure(r, tt.failure)) {
-				t.Errorf("failures %q, want only %q", r.Failures, tt.failure)
-			}
-		})
+		// Both ways of reading streams: epoll, and a goroutine each.
+		for _, epoll := range []string{"-epoll=true", "-epoll=false"} {
+			t.Run(tt.name+" "+epoll, func(t *testing.T) {
+				srv := startFakeChat(t, tt.faults)
+				flags := append([]string{"-streams", "8", "-senders", "3", "-messages", "20", "-rate", "0", epoll}, tt.flags...)
+				r := loadAgainst(t, srv.URL, flags...)
+				if !tt.check(r) {
+					t.Errorf("report does not show it: %+v %+v", r.Deliveries, r.Posts)
+				}
+				if tt.failure == "" && len(r.Failures) > 0 {
+					t.Errorf("failures %q, want none", r.Failures)
+				}
+				if tt.failure != "" && (len(r.Failures) != 1 || !hasFailure(r, tt.failure)) {
+					t.Errorf("failures %q, want only %q", r.Failures, tt.failure)
+				}
+			})
+		}
 	}
 }
 

@@ -36,12 +36,17 @@ const keepLongBuffer = 16 << 10
 // grammar, but Chatzilla splits data at every \r before framing it (see
 // handlers/sse.go), so that case never arises and is not handled.
 type sseParser struct {
-	r       *bufio.Reader
-	id      []byte
-	hasID   bool
-	data    []byte
+	r *bufio.Reader
+	sseState
 	long    []byte // a line longer than r's buffer, assembled here
 	skipped int    // lines longer than maxSSELine, dropped
+}
+
+// sseState is the event being assembled, line by line.
+type sseState struct {
+	id    []byte
+	hasID bool
+	data  []byte
 }
 
 func newSSEParser(r io.Reader, size int) *sseParser {
@@ -56,28 +61,87 @@ func (p *sseParser) next() (sseItem, error) {
 		if err != nil {
 			return sseItem{}, err
 		}
-		if len(line) == 0 {
-			if !p.hasID && len(p.data) == 0 {
-				continue // a blank line with no event before it
-			}
-			item := sseItem{data: bytes.TrimSuffix(p.data, []byte("\n"))}
-			if p.hasID {
-				item.id = p.id
-			}
-			p.hasID, p.data = false, p.data[:0]
+		if item, ok := p.line(line); ok {
 			return item, nil
 		}
-		if line[0] == ':' {
-			return sseItem{comment: true, data: bytes.TrimPrefix(line[1:], []byte(" "))}, nil
+	}
+}
+
+// buffered is what the parser has read from its reader but not parsed yet.
+func (p *sseParser) buffered() []byte {
+	b, _ := p.r.Peek(p.r.Buffered())
+	return b
+}
+
+// line takes one line, without its ending, and returns a comment or a
+// completed event, if the line made one.
+func (st *sseState) line(line []byte) (sseItem, bool) {
+	if len(line) == 0 {
+		if !st.hasID && len(st.data) == 0 {
+			return sseItem{}, false // a blank line with no event before it
 		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		value = bytes.TrimPrefix(value, []byte(" "))
-		switch string(field) { // does not allocate
-		case "id":
-			p.id, p.hasID = append(p.id[:0], value...), true
-		case "data":
-			p.data = append(append(p.data, value...), '\n')
+		item := sseItem{data: bytes.TrimSuffix(st.data, []byte("\n"))}
+		if st.hasID {
+			item.id = st.id
 		}
+		st.hasID, st.data = false, st.data[:0]
+		return item, true
+	}
+	if line[0] == ':' {
+		return sseItem{comment: true, data: bytes.TrimPrefix(line[1:], []byte(" "))}, true
+	}
+	field, value, _ := bytes.Cut(line, []byte(":"))
+	value = bytes.TrimPrefix(value, []byte(" "))
+	switch string(field) { // does not allocate
+	case "id":
+		st.id, st.hasID = append(st.id[:0], value...), true
+	case "data":
+		st.data = append(append(st.data, value...), '\n')
+	}
+	return sseItem{}, false
+}
+
+// sseFeed parses a stream pushed to it in pieces as they arrive (see the
+// epoll reader), keeping a line that is not complete yet between pieces.
+type sseFeed struct {
+	sseState
+	partial  []byte // the start of an unfinished line
+	skipping bool   // the unfinished line is too long: drop it to its end
+	skipped  int    // lines longer than maxSSELine, dropped
+}
+
+// feed parses b and calls emit for every comment and complete event. The
+// item's slices are only valid during the call.
+func (f *sseFeed) feed(b []byte, emit func(sseItem)) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if !f.skipping && len(f.partial)+len(b) > maxSSELine {
+				f.skipping, f.partial = true, f.partial[:0]
+			}
+			if !f.skipping {
+				f.partial = append(f.partial, b...)
+			}
+			return
+		}
+		line := b[:i]
+		b = b[i+1:]
+		if f.skipping || len(f.partial)+len(line) > maxSSELine {
+			f.skipping, f.partial = false, f.partial[:0]
+			f.skipped++
+			continue
+		}
+		if len(f.partial) > 0 {
+			f.partial = append(f.partial, line...)
+			line = f.partial
+		}
+		if item, ok := f.line(bytes.TrimSuffix(line, []byte("\r"))); ok {
+			emit(item)
+		}
+		if cap(f.partial) > keepLongBuffer {
+			f.partial = nil
+		}
+		f.partial = f.partial[:0]
 	}
 }
 

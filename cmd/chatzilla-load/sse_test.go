@@ -113,3 +113,46 @@ func TestSSEParser(t *testing.T) {
 		}
 	}
 }
+
+// TestSSEFeedMatchesParser feeds streams to sseFeed in pieces of every size
+// and checks that it finds exactly what sseParser finds reading them whole.
+func TestSSEFeedMatchesParser(t *testing.T) {
+	streams := []string{
+		": connected\n\nid: 7\ndata: <li id=\"m-7\"><b>a@example.com</b>: hi</li>\n\n: heartbeat\n\n",
+		"id: 1\ndata: one\ndata: two\ndata:\n\n",
+		"id:12\r\ndata:x y\r\n\r\n",
+		"\n\nevent: message\nretry: 10\nid: 3\ndata: a\n\n\n",
+		"id: 4\n: in between\ndata: b\n\n",
+		"data: " + strings.Repeat("x", 5000) + "\n\nid: 5\ndata: after\n\n",
+		"data: " + strings.Repeat("y", maxSSELine+10) + "\nid: 6\ndata: kept\n\n",
+	}
+	render := func(it sseItem) string {
+		return fmt.Sprintf("comment=%v id=%q(%v) data=%q", it.comment, it.id, it.id != nil, it.data)
+	}
+	for i, stream := range streams {
+		var want []string
+		p := newSSEParser(strings.NewReader(stream), 4096)
+		for {
+			it, err := p.next()
+			if err != nil {
+				break
+			}
+			want = append(want, render(it))
+		}
+		for _, size := range []int{1, 2, 3, 7, 64, 4096, len(stream)} {
+			var f sseFeed
+			var got []string
+			for rest := stream; len(rest) > 0; {
+				n := min(size, len(rest))
+				f.feed([]byte(rest[:n]), func(it sseItem) { got = append(got, render(it)) })
+				rest = rest[n:]
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("stream %d in pieces of %d:\n got %.300v\nwant %.300v", i, size, got, want)
+			}
+			if f.skipped != p.skipped {
+				t.Errorf("stream %d in pieces of %d: skipped %d lines, parser %d", i, size, f.skipped, p.skipped)
+			}
+		}
+	}
+}

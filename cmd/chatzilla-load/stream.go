@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type streamShared struct {
 	timeout time.Duration
 	sources []net.IP
 	sem     chan struct{} // bounds connects in flight, first and re-
+	pollers []*poller     // read streams with epoll; nil: a goroutine reads each
 	latency shardedHistogram
 	connect shardedHistogram
 	cutoff  atomic.Int64            // end of the grace period, unix nanos; 0 until posting ends
@@ -54,7 +56,18 @@ func newStreamShared(cfg config) *streamShared {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[cfg.URL.Scheme]
 	}
+	var pollers []*poller
+	if cfg.Epoll && cfg.URL.Scheme == "http" {
+		for range runtime.GOMAXPROCS(0) {
+			p, err := newPoller()
+			if err != nil {
+				break // not on Linux: a goroutine per stream
+			}
+			pollers = append(pollers, p)
+		}
+	}
 	return &streamShared{
+		pollers: pollers,
 		addr:    net.JoinHostPort(cfg.URL.Hostname(), port),
 		host:    cfg.URL.Host,
 		name:    cfg.URL.Hostname(),
@@ -95,7 +108,7 @@ func (s *stream) run(ctx context.Context, opened func()) {
 	s.openedAt.Store(time.Now().UnixNano())
 	opened()
 	for {
-		_ = s.read(c) // any end of the stream, EOF or error, means reconnect
+		_ = s.serve(ctx, c) // any end of the stream, EOF or error, means reconnect
 		c.close()
 		s.oversized += c.events.skipped
 		if ctx.Err() != nil {
@@ -114,9 +127,38 @@ func (s *stream) run(ctx context.Context, opened func()) {
 
 // streamConn is one open connection of a stream.
 type streamConn struct {
-	conn   net.Conn
-	events *sseParser
-	stop   func() bool // unregisters the close-on-cancel hook
+	conn     net.Conn
+	head     *bufio.Reader // what conn gave the response head, and maybe more
+	identity bool          // the body is the bytes as sent (not chunked)
+	events   *sseParser
+	stop     func() bool // unregisters the close-on-cancel hook
+}
+
+// serve reads c until it ends: in a poller if there is one, else here.
+func (s *stream) serve(ctx context.Context, c *streamConn) error {
+	sh := s.shared
+	if len(sh.pollers) == 0 || !c.identity {
+		return s.read(c)
+	}
+	// What the parsers have read ahead goes to the poller first.
+	pending := append(append([]byte(nil), c.events.buffered()...), peekBuffered(c.head)...)
+	p := sh.pollers[s.index%len(sh.pollers)]
+	pc, err := p.add(s, c.conn, pending)
+	if err != nil {
+		return s.read(c)
+	}
+	select {
+	case err := <-pc.ended:
+		return err
+	case <-ctx.Done():
+		p.remove(pc)
+		return ctx.Err()
+	}
+}
+
+func peekBuffered(r *bufio.Reader) []byte {
+	b, _ := r.Peek(r.Buffered())
+	return b
 }
 
 func (c *streamConn) close() {
@@ -191,7 +233,8 @@ func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
 	if _, err := conn.Write([]byte(req.String())); err != nil {
 		return nil, err
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, connBufferSize), nil)
+	head := bufio.NewReaderSize(conn, connBufferSize)
+	resp, err := http.ReadResponse(head, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +254,7 @@ func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	sh.connect.record(s.index, time.Since(started))
-	return &streamConn{conn: conn, events: p, stop: stop}, nil
+	return &streamConn{conn: conn, head: head, identity: len(resp.TransferEncoding) == 0, events: p, stop: stop}, nil
 }
 
 // read handles events until the stream ends.
