@@ -29,7 +29,7 @@ type poller struct {
 type polled struct {
 	s        *stream
 	fd       int
-	feed     sseFeed
+	events   *sseParser // the connection's, carried over from connecting
 	lastRead time.Time
 	ended    chan error // gets why the connection ended, once
 }
@@ -47,11 +47,11 @@ func newPoller() (*poller, error) {
 	return p, nil
 }
 
-// add hands c's socket to the poller, with what was already read from it
-// but not parsed (pending), and returns the polled connection. c itself is
-// closed: the poller owns a duplicate of its descriptor. It fails (and
-// leaves c open) when c is not a plain TCP connection.
-func (p *poller) add(s *stream, c net.Conn, pending []byte) (*polled, error) {
+// add hands c's socket to the poller, with its parser and what was already
+// read from it but not parsed (pending), and returns the polled connection.
+// c itself is closed: the poller owns a duplicate of its descriptor. It
+// fails (and leaves c open) when c is not a plain TCP connection.
+func (p *poller) add(s *stream, c net.Conn, events *sseParser, pending []byte) (*polled, error) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil, errors.New("not a TCP connection")
@@ -71,12 +71,10 @@ func (p *poller) add(s *stream, c net.Conn, pending []byte) (*polled, error) {
 	unix.CloseOnExec(fd)
 	c.Close() // the duplicate keeps the socket open, non-blocking as Go made it
 
-	pc := &polled{s: s, fd: fd, lastRead: time.Now(), ended: make(chan error, 1)}
+	pc := &polled{s: s, fd: fd, events: events, lastRead: time.Now(), ended: make(chan error, 1)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(pending) > 0 {
-		pc.feed.feed(pending, func(item sseItem) { s.handle(item, pc.lastRead) })
-	}
+	pc.events.feed(pending, func(item sseItem) { s.handle(item, pc.lastRead) })
 	p.streams[int32(fd)] = pc
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
@@ -103,7 +101,6 @@ func (p *poller) end(pc *polled, err error) {
 	delete(p.streams, int32(pc.fd))
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pc.fd, nil)
 	unix.Close(pc.fd)
-	pc.s.oversized += pc.feed.skipped
 	pc.ended <- err
 }
 
@@ -162,11 +159,7 @@ func (p *poller) read(pc *polled, now time.Time) {
 			return
 		}
 		pc.lastRead = now
-		pc.feed.feed(p.buf[:n], func(item sseItem) {
-			if !item.comment {
-				pc.s.handle(item, now)
-			}
-		})
+		pc.events.feed(p.buf[:n], func(item sseItem) { pc.s.handle(item, now) })
 		if n < len(p.buf) {
 			return // drained; epoll says when there is more
 		}

@@ -15,7 +15,7 @@ type polled struct{ ended chan error }
 
 func newPoller() (*poller, error) { return nil, errors.New("epoll is Linux-only") }
 
-func (p *poller) add(*stream, net.Conn, []byte) (*polled, error) {
+func (p *poller) add(*stream, net.Conn, *sseParser, []byte) (*polled, error) {
 	return nil, errors.New("epoll is Linux-only")
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -15,11 +16,13 @@ import (
 )
 
 const (
-	// connBufferSize holds the response head and chunk sizes; event bytes
-	// mostly bypass it into the parser's buffer. Both stay small because
-	// 10,000 streams hold 10,000 of each.
+	// connBufferSize holds the response head (and chunk sizes, from a
+	// server that chunks); larger reads of events bypass it into
+	// readBufferSize, where a stream's goroutine reads. Both stay small
+	// because 10,000 streams hold 10,000 of each (the epoll poller reads
+	// into one buffer of its own instead).
 	connBufferSize = 1 << 10
-	sseBufferSize  = 4 << 10
+	readBufferSize = 4 << 10
 	// idleTimeout drops a stream that has sent nothing, not even a
 	// heartbeat (every 15 s), for three heartbeats' time.
 	idleTimeout = 45 * time.Second
@@ -129,8 +132,10 @@ func (s *stream) run(ctx context.Context, opened func()) {
 type streamConn struct {
 	conn     net.Conn
 	head     *bufio.Reader // what conn gave the response head, and maybe more
+	body     io.Reader     // the event stream
 	identity bool          // the body is the bytes as sent (not chunked)
 	events   *sseParser
+	buf      []byte      // where the stream's goroutine reads the body to
 	stop     func() bool // unregisters the close-on-cancel hook
 }
 
@@ -140,13 +145,13 @@ func (s *stream) serve(ctx context.Context, c *streamConn) error {
 	if len(sh.pollers) == 0 || !c.identity {
 		return s.read(c)
 	}
-	// What the parsers have read ahead goes to the poller first.
-	pending := append(append([]byte(nil), c.events.buffered()...), peekBuffered(c.head)...)
+	// What the response head's reader read past the head goes first.
 	p := sh.pollers[s.index%len(sh.pollers)]
-	pc, err := p.add(s, c.conn, pending)
+	pc, err := p.add(s, c.conn, c.events, peekBuffered(c.head))
 	if err != nil {
 		return s.read(c)
 	}
+	c.buf = nil // the poller reads into its own buffer
 	select {
 	case err := <-pc.ended:
 		return err
@@ -244,42 +249,57 @@ func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return nil, fmt.Errorf("GET /events: content type %q, not an event stream", ct)
 	}
-	p := newSSEParser(resp.Body, sseBufferSize)
-	first, err := p.next()
-	if err != nil {
-		return nil, fmt.Errorf("GET /events: %w before the first comment", err)
+	c := &streamConn{
+		conn:     conn,
+		head:     head,
+		body:     resp.Body,
+		identity: len(resp.TransferEncoding) == 0,
+		events:   &sseParser{},
+		buf:      make([]byte, readBufferSize),
+		stop:     stop,
 	}
-	if !first.comment {
-		s.handle(first, time.Now())
+	for opened := false; !opened; {
+		n, err := c.body.Read(c.buf)
+		now := time.Now()
+		c.events.feed(c.buf[:n], func(item sseItem) {
+			opened = true
+			s.handle(item, now)
+		})
+		if err != nil && !opened {
+			return nil, fmt.Errorf("GET /events: %w before the first comment", err)
+		}
 	}
 	_ = conn.SetDeadline(time.Time{})
 	sh.connect.record(s.index, time.Since(started))
-	return &streamConn{conn: conn, head: head, identity: len(resp.TransferEncoding) == 0, events: p, stop: stop}, nil
+	return c, nil
 }
 
 // read handles events until the stream ends.
 func (s *stream) read(c *streamConn) error {
 	var deadlineSet time.Time
+	now := time.Now()
 	for {
-		if now := time.Now(); now.Sub(deadlineSet) > deadlineRefresh {
+		if now.Sub(deadlineSet) > deadlineRefresh {
 			if err := c.conn.SetReadDeadline(now.Add(idleTimeout)); err != nil {
 				return err
 			}
 			deadlineSet = now
 		}
-		item, err := c.events.next()
+		n, err := c.body.Read(c.buf)
+		now = time.Now()
+		c.events.feed(c.buf[:n], func(item sseItem) { s.handle(item, now) })
 		if err != nil {
 			return err
-		}
-		if !item.comment {
-			s.handle(item, time.Now())
 		}
 	}
 }
 
-// handle scores one event. Events that carry no payload of this run are
-// other traffic and only move the stream's position.
+// handle scores one event, read at now. Comments and events that carry no
+// payload of this run are other traffic and only move the stream's position.
 func (s *stream) handle(item sseItem, now time.Time) {
+	if item.comment {
+		return
+	}
 	sh := s.shared
 	if item.id != nil {
 		s.lastEventID = append(s.lastEventID[:0], item.id...)
