@@ -76,11 +76,19 @@ func (s *server) stream(c echo.Context) error {
 		s.streams.release(me.SessionID)
 		return err
 	}
+	socket := unwrap(conn)
+	if d := directWriter(socket); d != nil {
+		// While the stream's goroutine waits with nothing queued, the hub
+		// may write new events to the socket itself (see
+		// hub.Subscriber.Idle), which saves waking the goroutine for every
+		// message.
+		sub.SetDirect(d)
+	}
 
 	st := &openStream{
 		server:      s,
 		conn:        conn,
-		w:           rawConn(conn),
+		w:           socket,
 		sub:         sub,
 		member:      me,
 		after:       after,
@@ -133,8 +141,9 @@ type openStream struct {
 // counter the server's listener adds (tls.Conn has the same method).
 type netConner interface{ NetConn() net.Conn }
 
-// rawConn is the socket under c, if it has one.
-func rawConn(c net.Conn) net.Conn {
+// unwrap is the connection under c's wrappers: the socket, for a plain
+// connection.
+func unwrap(c net.Conn) net.Conn {
 	for {
 		w, ok := c.(netConner)
 		if !ok {
@@ -147,7 +156,7 @@ func rawConn(c net.Conn) net.Conn {
 // directWriter returns a DirectWriter for a plain socket, nil for anything
 // else (a TLS connection must go through its own Write).
 func directWriter(c net.Conn) hub.DirectWriter {
-	sc, ok := rawConn(c).(*net.TCPConn)
+	sc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
 	}
@@ -265,12 +274,6 @@ func (st *openStream) serve() {
 	// behind and is dropped, or when the server shuts down; the browser
 	// then reconnects with Last-Event-ID. Heartbeats come through the hub
 	// too (see Heartbeat).
-	// While this goroutine waits with nothing queued, the hub may write
-	// new events to the connection itself (see hub.Subscriber.Idle), which
-	// saves waking this goroutine for every message.
-	if d := directWriter(st.conn); d != nil {
-		st.sub.SetDirect(d)
-	}
 	events := st.sub.Events()
 	for {
 		st.sub.Idle(last)

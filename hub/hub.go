@@ -218,7 +218,7 @@ func (s *Subscriber) deliver(e Event) bool {
 		// The connection is full: the subscriber's goroutine writes the
 		// rest, with a deadline, and everything after it.
 		s.idle = false
-		e = Event{Frame: frame[max(n, 0):]}
+		e = Event{Frame: frame[n:]}
 	}
 	select {
 	case s.events <- e:
@@ -380,7 +380,7 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 
 	var failed []*Subscriber
 	if len(subs) <= shardSize {
-		failed = deliverAll(subs, e, nil)
+		failed = deliverAll(subs, e)
 	} else {
 		// Several goroutines, each with a contiguous share. Every one
 		// finishes before the next event, so each subscriber still gets
@@ -390,7 +390,7 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 		var wg sync.WaitGroup
 		for i := range shares {
 			part := subs[i*len(subs)/shares : (i+1)*len(subs)/shares]
-			wg.Go(func() { results[i] = deliverAll(part, e, nil) })
+			wg.Go(func() { results[i] = deliverAll(part, e) })
 		}
 		wg.Wait()
 		for _, r := range results {
@@ -410,9 +410,9 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 	return len(subs) - len(failed), len(failed)
 }
 
-// deliverAll delivers e to each of subs and appends to failed those that
-// must be dropped.
-func deliverAll(subs []*Subscriber, e Event, failed []*Subscriber) []*Subscriber {
+// deliverAll delivers e to each of subs and returns those that must be
+// dropped.
+func deliverAll(subs []*Subscriber, e Event) (failed []*Subscriber) {
 	var yielded time.Time
 	if len(subs) >= checkEvery {
 		yielded = time.Now()
