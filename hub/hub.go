@@ -69,7 +69,8 @@ type Event struct {
 type joined struct {
 	// parts says where each event's frame starts in Frame, with its id.
 	parts []part
-	// first is the lowest message id among them (0 if none).
+	// first is the lowest message id among them (0 if none): derivable from
+	// parts, but After needs it for every subscriber, so it is found once.
 	first int64
 }
 
