@@ -9,6 +9,11 @@
 // unsubscribing never wait behind a fan-out in progress, and tests and
 // benchmarks can publish synchronously (PublishNow).
 //
+// Published events wait in a log. The fan-out visits the subscribers in
+// rounds and sends each, with one write, everything logged since its last
+// visit, so an event waits at most one round for anyone, and the busier the
+// hub, the more events each write carries.
+//
 // A subscriber that is waiting with nothing queued may let the fan-out write
 // to its client directly (SetDirect, Idle): with thousands of streams, waking
 // a goroutine per stream for every message costs more than the write itself.
@@ -17,8 +22,10 @@ package hub
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,11 +38,12 @@ import (
 // up from the store.
 const SubscriberBuffer = 64
 
-// queueSize is how many published events may wait for the fan-out
-// goroutine. Publishing is asynchronous so that a post is answered without
-// waiting for thousands of streams to be woken; past this many waiting
-// events, publishers wait, which slows posting down to what fan-out can do.
-const queueSize = 1024
+// maxLogged is how many published events may wait for the fan-out to send
+// them to every subscriber. Publishing is asynchronous so that a post is
+// answered without waiting for thousands of streams to be written; past this
+// many waiting events, publishers wait, which slows posting down to what the
+// fan-out can do.
+const maxLogged = 1024
 
 // shardSize is how many subscribers one fan-out goroutine serves for one
 // event: past it, the fan-out is spread over the available processors.
@@ -165,6 +173,10 @@ type Subscriber struct {
 	// the store before the hub got to them).
 	last int64
 
+	// next is the number of the first logged event it has not been sent;
+	// set by Subscribe, then guarded by the hub's fanOutMu.
+	next uint64
+
 	// Guarded by the hub's mutex.
 	index    int  // place in Hub.subscribers
 	detached bool // set by the first Unsubscribe: the stream is done with the hub, which Wait waits for
@@ -245,63 +257,85 @@ type Hub struct {
 	attached    int           // subscribers that have not unsubscribed yet
 	allDetached chan struct{} // closed when attached reaches 0 after Close
 
-	// queue feeds the fan-out goroutine, in publish order. It is never
-	// closed: Close signals stop instead, so a late Publish cannot panic.
-	queue chan Event
-	stop  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	// logMu guards the log of events published and not yet sent to every
+	// subscriber: event number n (counted from 1 since New) is
+	// events[n-base]. The fan-out reads it through view, a snapshot
+	// replaced at every change, so it never takes logMu per subscriber.
+	logMu    sync.Mutex
+	events   []Event
+	base     uint64
+	stopped  bool       // set by Close: Publish no longer waits or logs
+	roomLeft *sync.Cond // publishers wait on it while the log is full
+	view     atomic.Pointer[logView]
 
-	// snapshot is the fan-out's copy of subscribers, reused, so that the
-	// mutex is not held while events are written. Only PublishNow uses it,
-	// and fanOutMu keeps PublishNow calls from running at once.
+	wake chan struct{} // a token after a Publish, for the fan-out
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+
+	// fanOutMu keeps fan-out rounds (the fan-out goroutine's and
+	// PublishNow's) from running at once. It guards snapshot, the round's
+	// copy of subscribers, reused, so that mu is not held while events are
+	// written, and every Subscriber.next.
 	fanOutMu sync.Mutex
 	snapshot []*Subscriber
 }
+
+// logView is the log as the fan-out sees it: events numbered from base.
+type logView struct {
+	events []Event
+	base   uint64
+}
+
+func (v *logView) end() uint64 { return v.base + uint64(len(v.events)) }
 
 // New returns an open hub with no subscribers, and starts its fan-out
 // goroutine, which runs until Close.
 func New() *Hub {
 	h := &Hub{
+		base:        1,
 		allDetached: make(chan struct{}),
-		queue:       make(chan Event, queueSize),
+		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
+	h.roomLeft = sync.NewCond(&h.logMu)
+	h.view.Store(&logView{base: 1})
 	go h.fanOut()
 	return h
 }
 
-// fanOut publishes queued events in order. When several are waiting (the
-// fan-out is behind), it joins them into one, so that each stream gets them
-// with one write rather than one each: under load, the cost per message
-// falls as the queue grows, instead of the queue growing without end.
+// fanOut sends published events to every subscriber, in order, in rounds: a
+// round visits each subscriber once and sends it, with one write, every
+// event published since its last visit, up to the moment of the visit. An
+// event published while a round is under way still reaches the subscribers
+// that round has not visited yet, and the next round brings it to the
+// others, so it waits at most one round for any subscriber. Under load,
+// rounds take longer and each write carries more events, so the cost per
+// event falls as the load grows, instead of a queue growing without end.
 func (h *Hub) fanOut() {
 	defer close(h.done)
-	waiting := make([]Event, 0, maxJoin)
 	for {
 		select {
-		case e := <-h.queue:
-			waiting = append(waiting[:0], e)
-			size := len(e.Frame)
-		more:
-			for len(waiting) < maxJoin && size < maxJoinBytes {
-				select {
-				case e := <-h.queue:
-					waiting, size = append(waiting, e), size+len(e.Frame)
-				default:
-					break more
-				}
-			}
-			h.PublishNow(join(waiting))
-			clear(waiting)
+		case <-h.wake:
 		case <-h.stop:
 			return
+		}
+		for behind := true; behind; {
+			select {
+			case <-h.stop:
+				return
+			default:
+			}
+			h.fanOutMu.Lock()
+			_, _, behind = h.round()
+			h.fanOutMu.Unlock()
 		}
 	}
 }
 
-// Subscribe adds a subscriber. It fails with ErrClosed once the hub is closed.
+// Subscribe adds a subscriber, which is sent the events published from now
+// on. It fails with ErrClosed once the hub is closed.
 func (h *Hub) Subscribe() (*Subscriber, error) {
 	s := &Subscriber{events: make(chan Event, SubscriberBuffer)}
 	h.mu.Lock()
@@ -309,6 +343,7 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
+	s.next = h.view.Load().end()
 	s.index = len(h.subscribers)
 	h.subscribers = append(h.subscribers, s)
 	h.attached++
@@ -356,51 +391,107 @@ func (h *Hub) remove(s *Subscriber) {
 	s.close()
 }
 
-// Publish queues e for every subscriber and returns, usually at once.
-// Events reach subscribers in the order they were published.
+// Publish logs e for every subscriber and returns, usually at once: while
+// maxLogged events wait for the fan-out, it waits, which slows posting down
+// to what the fan-out can do. Events reach subscribers in the order they
+// were published.
 func (h *Hub) Publish(e Event) {
+	h.logMu.Lock()
+	for len(h.events) >= maxLogged && !h.stopped {
+		h.roomLeft.Wait()
+	}
+	if !h.stopped {
+		h.append(e)
+	}
+	h.logMu.Unlock()
 	select {
-	case h.queue <- e:
-	case <-h.stop:
+	case h.wake <- struct{}{}:
+	default: // the fan-out has a token already
 	}
 }
 
-// PublishNow offers e to every subscriber before it returns, without
-// blocking on any of them: each gets it queued, or written directly if it is
-// idle. A subscriber whose buffer is full, or whose client is gone, is
-// dropped: its channel is closed so its stream ends and its client
-// reconnects. PublishNow reports how many subscribers got the event and how
-// many were dropped. Events published with Publish that are still queued
-// may arrive after it.
+// append must be called with h.logMu held.
+func (h *Hub) append(e Event) {
+	h.events = append(h.events, e)
+	h.view.Store(&logView{events: h.events, base: h.base})
+}
+
+// trim forgets the events before number keep, which every subscriber has
+// been sent.
+func (h *Hub) trim(keep uint64) {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	n := int(keep - h.base)
+	if n <= 0 {
+		return
+	}
+	clear(h.events[:n]) // no round is reading them: let their frames go
+	if n == len(h.events) {
+		h.events = h.events[:0] // start over at the front of the array
+	} else {
+		h.events = h.events[n:]
+	}
+	h.base = keep
+	h.view.Store(&logView{events: h.events, base: h.base})
+	h.roomLeft.Broadcast()
+}
+
+// PublishNow publishes e and runs one fan-out round before it returns: every
+// subscriber is offered everything published so far that it has not been
+// sent (up to maxJoin events), queued, or written directly if it is idle. A
+// subscriber whose buffer is full, or whose client is gone, is dropped: its
+// channel is closed so its stream ends and its client reconnects.
+// PublishNow reports how many subscribers were sent something and how many
+// were dropped.
 func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 	h.fanOutMu.Lock()
 	defer h.fanOutMu.Unlock()
+	h.logMu.Lock()
+	h.append(e)
+	h.logMu.Unlock()
+	delivered, dropped, _ = h.round()
+	return delivered, dropped
+}
+
+// round visits every subscriber once, sending each what it has not been
+// sent yet, and reports how many it sent something (and kept), how many it dropped,
+// and whether some subscriber may still be behind (an event was published
+// during the round, or one had more than maxJoin waiting). It must be
+// called with h.fanOutMu held.
+func (h *Hub) round() (delivered, dropped int, behind bool) {
+	// The log's end is read before the snapshot: a subscriber that
+	// subscribes after the snapshot starts at or after it.
+	start := h.view.Load().end()
 	h.mu.Lock()
 	subs := append(h.snapshot[:0], h.subscribers...)
 	h.mu.Unlock()
 
-	var failed []*Subscriber
+	var results []sweep
 	if len(subs) <= shardSize {
-		failed = deliverAll(subs, e)
+		results = []sweep{h.deliverAll(subs)}
 	} else {
 		// Several goroutines, each with a contiguous share. Every one
-		// finishes before the next event, so each subscriber still gets
+		// finishes before the next round, so each subscriber still gets
 		// events in publish order.
 		shares := min(runtime.GOMAXPROCS(0), (len(subs)+shardSize-1)/shardSize)
-		results := make([][]*Subscriber, shares)
+		results = make([]sweep, shares)
 		var wg sync.WaitGroup
 		for i := range shares {
 			part := subs[i*len(subs)/shares : (i+1)*len(subs)/shares]
-			wg.Go(func() { results[i] = deliverAll(part, e) })
+			wg.Go(func() { results[i] = h.deliverAll(part) })
 		}
 		wg.Wait()
-		for _, r := range results {
-			failed = append(failed, r...)
-		}
 	}
-	clear(subs) // do not keep subscribers alive until the next event
+	clear(subs) // do not keep subscribers alive until the next round
 	h.snapshot = subs[:0]
 
+	lowest := start
+	var failed []*Subscriber
+	for _, r := range results {
+		delivered += r.delivered
+		failed = append(failed, r.failed...)
+		lowest = min(lowest, r.lowest)
+	}
 	if len(failed) > 0 {
 		h.mu.Lock()
 		for _, s := range failed {
@@ -408,20 +499,40 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 		}
 		h.mu.Unlock()
 	}
-	return len(subs) - len(failed), len(failed)
+	// Every subscriber has now been sent everything before lowest.
+	h.trim(lowest)
+	return delivered, len(failed), h.view.Load().end() > lowest
 }
 
-// deliverAll delivers e to each of subs and returns those that must be
-// dropped.
-func deliverAll(subs []*Subscriber, e Event) (failed []*Subscriber) {
+// sweep is what one fan-out goroutine did in a round.
+type sweep struct {
+	delivered int           // subscribers sent something and not dropped
+	failed    []*Subscriber // subscribers to drop
+	lowest    uint64        // the lowest next event number among those visited
+}
+
+// deliverAll sends each of subs what it has not been sent yet.
+func (h *Hub) deliverAll(subs []*Subscriber) (r sweep) {
+	r.lowest = math.MaxUint64
+	var joins joinCache
 	var yielded time.Time
 	if len(subs) >= checkEvery {
 		yielded = time.Now()
 	}
 	for i, s := range subs {
-		if !s.deliver(e) {
-			failed = append(failed, s)
+		// The log as of now: events published since the round began
+		// reach this subscriber in this round.
+		v := h.view.Load()
+		if s.next < v.end() {
+			e, to := joins.get(v, s.next)
+			if s.deliver(e) {
+				r.delivered++
+			} else {
+				r.failed = append(r.failed, s)
+			}
+			s.next = to
 		}
+		r.lowest = min(r.lowest, s.next)
 		// Direct writes are short system calls, back to back: without a
 		// pause, a long fan-out would keep requests (new posts) off the
 		// processors for a whole scheduler time slice at a time. Yielding
@@ -433,7 +544,43 @@ func deliverAll(subs []*Subscriber, e Event) (failed []*Subscriber) {
 			}
 		}
 	}
-	return failed
+	return r
+}
+
+// joinCache remembers the last few events joined in a round. Subscribers
+// visited one after another were mostly sent the same events before, so
+// they are mostly sent the same events now: each distinct run of the log is
+// joined once per round and goroutine, not once per subscriber.
+type joinCache struct {
+	entries [4]joinEntry
+	next    int // the entry to replace
+}
+
+type joinEntry struct {
+	from, end, to uint64 // end: the log's end when joined; to: what the join reached
+	e             Event
+}
+
+// get returns the events of v from number from on, joined into one (at
+// most maxJoin of them and maxJoinBytes, but at least one), and the number
+// of the first event it left out.
+func (c *joinCache) get(v *logView, from uint64) (Event, uint64) {
+	end := v.end()
+	for _, j := range c.entries {
+		if j.from == from && j.end == end && j.to != 0 {
+			return j.e, j.to
+		}
+	}
+	waiting := v.events[from-v.base:]
+	n, size := 1, len(waiting[0].Frame)
+	for n < len(waiting) && n < maxJoin && size+len(waiting[n].Frame) <= maxJoinBytes {
+		size += len(waiting[n].Frame)
+		n++
+	}
+	j := joinEntry{from: from, end: end, to: from + uint64(n), e: join(waiting[:n])}
+	c.entries[c.next] = j
+	c.next = (c.next + 1) % len(c.entries)
+	return j.e, j.to
 }
 
 // Len is the number of subscribers.
@@ -445,9 +592,13 @@ func (h *Hub) Len() int {
 
 // Close ends every subscription, once, and refuses new ones. Streams see
 // their channel closed and end, so their clients reconnect elsewhere (and
-// catch up from the store: events still queued are not sent).
+// catch up from the store: events not yet sent are not sent).
 func (h *Hub) Close() {
 	h.once.Do(func() {
+		h.logMu.Lock()
+		h.stopped = true
+		h.roomLeft.Broadcast()
+		h.logMu.Unlock()
 		close(h.stop)
 		<-h.done
 	})

@@ -213,7 +213,7 @@ func TestQueuedEventsAreJoinedForOneWrite(t *testing.T) {
 	})
 	s.Idle(2) // replayed 1 and 2 from the store already
 
-	h.fanOutMu.Lock() // hold the fan-out so that events wait in the queue
+	h.fanOutMu.Lock() // hold the fan-out so that events wait in the log
 	for id := int64(1); id <= 10; id++ {
 		h.Publish(event(id))
 	}
@@ -222,6 +222,43 @@ func TestQueuedEventsAreJoinedForOneWrite(t *testing.T) {
 	if writes > 2 {
 		t.Errorf("%d writes for 10 events that waited together, want them joined", writes)
 	}
+}
+
+// TestEventPublishedDuringARoundReachesTheRestInThatRound: a round sends
+// each subscriber everything published up to the moment it gets there, so
+// an event published mid-round waits for no one's next round but for the
+// subscribers already visited, and the log is emptied once all have it.
+func TestEventPublishedDuringARoundReachesTheRestInThatRound(t *testing.T) {
+	h := New()
+	defer h.Close()
+	conns := make([]*conn, 3)
+	writes := make([]int, 3) // written by rounds, read after they are done
+	for i := range conns {
+		s, _ := h.Subscribe()
+		conns[i] = &conn{room: -1}
+		s.SetDirect(func(frame []byte) (int, error) {
+			writes[i]++
+			if i == 0 && writes[i] == 1 {
+				h.Publish(event(2)) // while the round is at the first subscriber
+			}
+			return conns[i].write(frame)
+		})
+		s.Idle(0)
+	}
+
+	h.PublishNow(event(1))
+	for i := 1; i < 3; i++ {
+		if got := conns[i].text(); got != frames(1, 2) || writes[i] != 1 {
+			t.Errorf("subscriber %d: %d writes of %q in the round, want event 2 joined to 1 in one", i, writes[i], got)
+		}
+	}
+	// The first subscriber gets event 2 in the fan-out's next round.
+	waitUntil(t, func() bool { return conns[0].text() == frames(1, 2) }, "event 2 for the first subscriber")
+	waitUntil(t, func() bool {
+		h.logMu.Lock()
+		defer h.logMu.Unlock()
+		return len(h.events) == 0
+	}, "the log to empty")
 }
 
 func waitUntil(t *testing.T, cond func() bool, what string) {
@@ -238,7 +275,7 @@ func TestPublishAfterCloseDoesNotBlock(t *testing.T) {
 	h.Close()
 	done := make(chan struct{})
 	go func() {
-		for i := range 2 * queueSize {
+		for i := range 2 * maxLogged {
 			h.Publish(event(int64(i)))
 		}
 		close(done)
