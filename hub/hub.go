@@ -24,6 +24,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -286,9 +287,10 @@ type Hub struct {
 	// fanOutMu keeps fan-out rounds (the fan-out goroutine's and
 	// PublishNow's) from running at once. It guards snapshot, the round's
 	// copy of subscribers, reused, so that mu is not held while events are
-	// written, and every Subscriber.next.
+	// written; sweeps; and every Subscriber.next.
 	fanOutMu sync.Mutex
 	snapshot []*Subscriber
+	sweeps   []sweep // each fan-out goroutine's account of a round, reused
 }
 
 // logView is the log as the fan-out sees it: events numbered from base.
@@ -480,15 +482,17 @@ func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 	subs := append(h.snapshot[:0], h.subscribers...)
 	h.mu.Unlock()
 
-	var results []sweep
-	if len(subs) <= shardSize || !spread {
-		results = []sweep{h.deliverAll(subs)}
+	shares := 1
+	if spread {
+		shares = max(1, min(runtime.GOMAXPROCS(0), (len(subs)+shardSize-1)/shardSize))
+	}
+	results := slices.Grow(h.sweeps[:0], shares)[:shares]
+	if len(results) == 1 {
+		results[0] = h.deliverAll(subs)
 	} else {
 		// Several goroutines, each with a contiguous share. Every one
 		// finishes before the next round, so each subscriber still gets
 		// events in publish order.
-		shares := min(runtime.GOMAXPROCS(0), (len(subs)+shardSize-1)/shardSize)
-		results = make([]sweep, shares)
 		var wg sync.WaitGroup
 		for i := range shares {
 			part := subs[i*len(subs)/shares : (i+1)*len(subs)/shares]
@@ -513,6 +517,8 @@ func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 		}
 		h.mu.Unlock()
 	}
+	clear(results)
+	h.sweeps = results[:0]
 	// Every subscriber has now been sent everything before lowest.
 	h.trim(lowest)
 	return delivered, len(failed), h.view.Load().end() > lowest
