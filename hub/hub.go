@@ -57,7 +57,7 @@ const shardSize = 1024
 // over every processor, and the other processors stay free for requests
 // (posts, page loads) and, on a shared machine, for everything else. On a
 // 2-core machine with the load client beside the server, at 200,000
-// deliveries/s, this took delivery p99 from 259-297 ms to 185-194 ms.
+// deliveries/s, this took delivery p99 from 259-297 ms to 168-185 ms.
 const longRound = 50 * time.Millisecond
 
 // A fan-out goroutine looks at the clock every checkEvery subscribers and
