@@ -93,10 +93,11 @@ refused post unless -allow-failed-posts.
 Beyond one process's open-file limit, start stream-only processes first
 (-senders 0 -run ID), wait for each to print "ready", then start one posting
 process with the same -run. Beyond about 28,000 streams from one address,
-spread them with -source-ips. On the server's own machine, GOMAXPROCS=1 keeps
-the client's scheduler from taking CPU the server could use. On Linux, streams
-are read with epoll by one goroutine per processor (-epoll=false: a goroutine
-per stream, which costs the client a wake-up and an extra read per event).`
+spread them with -source-ips. On Linux, streams are read with epoll by one
+goroutine per processor (-epoll=false: a goroutine per stream, which costs the
+client a wake-up and an extra read per event). Leave GOMAXPROCS alone, even
+on the server's own machine: with one processor, posts wait behind the
+readers, and that wait counts as delivery latency.`
 
 func (c *config) check() error {
 	switch {
