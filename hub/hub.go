@@ -3,16 +3,17 @@
 // The hub knows nothing of HTTP or SQL: a publisher hands it events that are
 // already rendered and framed, and it copies the same bytes to every
 // subscriber. It is modelled on the hub of gorilla/websocket's chat example:
-// one goroutine fans events out, in order, and a subscriber that cannot keep
-// up is dropped rather than allowed to slow everyone. The subscriber set is
+// one goroutine fans events out, in order (spreading the work over others
+// when there are many subscribers), and a subscriber that cannot keep up is
+// dropped rather than allowed to slow everyone. The subscriber set is
 // guarded by a mutex rather than owned by that goroutine, so subscribing and
 // unsubscribing never wait behind a fan-out in progress, and tests and
 // benchmarks can publish synchronously (PublishNow).
 //
 // Published events wait in a log. The fan-out visits the subscribers in
 // rounds and sends each, with one write, everything logged since its last
-// visit, so an event waits at most one round for anyone, and the busier the
-// hub, the more events each write carries.
+// visit (up to maxJoin events), so an event usually waits at most one round
+// for anyone, and the busier the hub, the more events each write carries.
 //
 // A subscriber that is waiting with nothing queued may let the fan-out write
 // to its client directly (SetDirect, Idle): with thousands of streams, waking
@@ -322,7 +323,8 @@ func New() *Hub {
 // event published since its last visit, up to the moment of the visit. An
 // event published while a round is under way still reaches the subscribers
 // that round has not visited yet, and the next round brings it to the
-// others, so it waits at most one round for any subscriber. Under load,
+// others, so it waits at most one round for any subscriber (more only for
+// one with more than maxJoin events or maxJoinBytes waiting). Under load,
 // rounds take longer and each write carries more events, so the cost per
 // event falls as the load grows, instead of a queue growing without end.
 func (h *Hub) fanOut() {
@@ -333,7 +335,9 @@ func (h *Hub) fanOut() {
 		case <-h.stop:
 			return
 		}
-		var took time.Duration // by the previous round: none yet
+		// Rounds run until every subscriber has everything; after a long
+		// one, the rest run on one goroutine (see longRound).
+		spread := true
 		for behind := true; behind; {
 			select {
 			case <-h.stop:
@@ -342,8 +346,8 @@ func (h *Hub) fanOut() {
 			}
 			h.fanOutMu.Lock()
 			start := time.Now()
-			_, _, behind = h.round(took < longRound)
-			took = time.Since(start)
+			_, _, behind = h.round(spread)
+			spread = spread && time.Since(start) < longRound
 			h.fanOutMu.Unlock()
 		}
 	}
@@ -453,11 +457,11 @@ func (h *Hub) trim(keep uint64) {
 
 // PublishNow publishes e and runs one fan-out round before it returns: every
 // subscriber is offered everything published so far that it has not been
-// sent (up to maxJoin events), queued, or written directly if it is idle. A
-// subscriber whose buffer is full, or whose client is gone, is dropped: its
-// channel is closed so its stream ends and its client reconnects.
-// PublishNow reports how many subscribers were sent something and how many
-// were dropped.
+// sent (up to maxJoin events or maxJoinBytes), queued, or written directly if
+// it is idle. A subscriber whose buffer is full, or whose client is gone, is
+// dropped: its channel is closed so its stream ends and its client
+// reconnects. PublishNow reports how many subscribers were offered events
+// and kept, and how many were dropped.
 func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 	h.fanOutMu.Lock()
 	defer h.fanOutMu.Unlock()
@@ -470,10 +474,10 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 
 // round visits every subscriber once, sending each what it has not been
 // sent yet (with several goroutines if spread and there are many). It
-// reports how many subscribers it sent something and kept, how many it
+// reports how many subscribers it offered events and kept, how many it
 // dropped, and whether some may still be behind: an event was published
-// during the round, or one had more than maxJoin waiting. It must be called
-// with h.fanOutMu held.
+// during the round, or one had more than maxJoin events or maxJoinBytes
+// waiting. It must be called with h.fanOutMu held.
 func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 	// The log's end is read before the snapshot: a subscriber that
 	// subscribes after the snapshot starts at or after it.
@@ -526,7 +530,7 @@ func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 
 // sweep is what one fan-out goroutine did in a round.
 type sweep struct {
-	delivered int           // subscribers sent something and not dropped
+	delivered int           // subscribers offered events and kept
 	failed    []*Subscriber // subscribers to drop
 	lowest    uint64        // the lowest next event number among those visited
 }
@@ -569,8 +573,9 @@ func (h *Hub) deliverAll(subs []*Subscriber) (r sweep) {
 
 // joinCache remembers the last few events joined in a round. Subscribers
 // visited one after another were mostly sent the same events before, so
-// they are mostly sent the same events now: each distinct run of the log is
-// joined once per round and goroutine, not once per subscriber.
+// they are mostly sent the same events now: a run of the log is joined about
+// once per round and goroutine (again after each publish during the round),
+// not once per subscriber.
 type joinCache struct {
 	entries [4]joinEntry
 	next    int // the entry to replace
