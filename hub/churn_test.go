@@ -91,11 +91,7 @@ func TestEveryStreamGetsEveryEventInOrderWhileOthersComeAndGo(t *testing.T) {
 			close(stop)
 			churn.Wait()
 			t0 := time.Now()
-			waitUntilFor(t, 60*time.Second, func() bool {
-				h.logMu.Lock()
-				defer h.logMu.Unlock()
-				return len(h.events) == 0
-			}, "every event to be sent to everyone")
+			waitUntilWithin(t, time.Minute, func() bool { return len(h.log.Load().events) == 0 }, "every event to be sent to everyone")
 			t.Logf("drained in %v after %d events", time.Since(t0), last)
 
 			mu.Lock()
@@ -216,13 +212,4 @@ func (st *churnStream) ids() ([]int64, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
-}
-
-func waitUntilFor(t *testing.T, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }

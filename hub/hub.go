@@ -269,16 +269,13 @@ type Hub struct {
 	attached    int           // subscribers that have not unsubscribed yet
 	allDetached chan struct{} // closed when attached reaches 0 after Close
 
-	// logMu guards the log of events published and not yet sent to every
-	// subscriber: event number n (counted from 1 since New) is
-	// events[n-base]. The fan-out reads it through view, a snapshot
-	// replaced at every change, so it never takes logMu per subscriber.
+	// log holds the events published and not yet sent to every subscriber.
+	// Each change stores a new logView, so the fan-out reads it without a
+	// lock; logMu orders the changes.
+	log      atomic.Pointer[logView]
 	logMu    sync.Mutex
-	events   []Event
-	base     uint64
-	stopped  bool       // set by Close: Publish no longer waits or logs
+	stopped  bool       // set by Close: Publish no longer waits or logs; guarded by logMu
 	roomLeft *sync.Cond // publishers wait on it while the log is full
-	view     atomic.Pointer[logView]
 
 	wake chan struct{} // a token after a Publish, for the fan-out
 	stop chan struct{}
@@ -294,7 +291,8 @@ type Hub struct {
 	sweeps   []sweep // each fan-out goroutine's account of a round, reused
 }
 
-// logView is the log as the fan-out sees it: events numbered from base.
+// logView is the log at one moment: event number n (counted from 1 since
+// New) is events[n-base]. It is never modified once stored.
 type logView struct {
 	events []Event
 	base   uint64
@@ -306,14 +304,13 @@ func (v *logView) end() uint64 { return v.base + uint64(len(v.events)) }
 // goroutine, which runs until Close.
 func New() *Hub {
 	h := &Hub{
-		base:        1,
 		allDetached: make(chan struct{}),
 		wake:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 	}
 	h.roomLeft = sync.NewCond(&h.logMu)
-	h.view.Store(&logView{base: 1})
+	h.log.Store(&logView{base: 1})
 	go h.fanOut()
 	return h
 }
@@ -362,7 +359,7 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s.next = h.view.Load().end()
+	s.next = h.log.Load().end()
 	s.index = len(h.subscribers)
 	h.subscribers = append(h.subscribers, s)
 	h.attached++
@@ -416,7 +413,7 @@ func (h *Hub) remove(s *Subscriber) {
 // were published.
 func (h *Hub) Publish(e Event) {
 	h.logMu.Lock()
-	for len(h.events) >= maxLogged && !h.stopped {
+	for len(h.log.Load().events) >= maxLogged && !h.stopped {
 		h.roomLeft.Wait()
 	}
 	if !h.stopped {
@@ -429,10 +426,11 @@ func (h *Hub) Publish(e Event) {
 	}
 }
 
-// append must be called with h.logMu held.
+// append must be called with h.logMu held. Appending may write past the
+// end of an older view's events, which no reader of that view looks at.
 func (h *Hub) append(e Event) {
-	h.events = append(h.events, e)
-	h.view.Store(&logView{events: h.events, base: h.base})
+	v := h.log.Load()
+	h.log.Store(&logView{events: append(v.events, e), base: v.base})
 }
 
 // trim forgets the events before number keep, which every subscriber has
@@ -440,18 +438,17 @@ func (h *Hub) append(e Event) {
 func (h *Hub) trim(keep uint64) {
 	h.logMu.Lock()
 	defer h.logMu.Unlock()
-	n := int(keep - h.base)
+	v := h.log.Load()
+	n := int(keep - v.base)
 	if n <= 0 {
 		return
 	}
-	clear(h.events[:n]) // no round is reading them: let their frames go
-	if n == len(h.events) {
-		h.events = h.events[:0] // start over at the front of the array
-	} else {
-		h.events = h.events[n:]
+	clear(v.events[:n]) // no round is reading them: let their frames go
+	events := v.events[n:]
+	if len(events) == 0 {
+		events = v.events[:0] // start over at the front of the array
 	}
-	h.base = keep
-	h.view.Store(&logView{events: h.events, base: h.base})
+	h.log.Store(&logView{events: events, base: keep})
 	h.roomLeft.Broadcast()
 }
 
@@ -481,7 +478,7 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 	// The log's end is read before the snapshot: a subscriber that
 	// subscribes after the snapshot starts at or after it.
-	start := h.view.Load().end()
+	start := h.log.Load().end()
 	h.mu.Lock()
 	subs := append(h.snapshot[:0], h.subscribers...)
 	h.mu.Unlock()
@@ -525,7 +522,7 @@ func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 	h.sweeps = results[:0]
 	// Every subscriber has now been sent everything before lowest.
 	h.trim(lowest)
-	return delivered, len(failed), h.view.Load().end() > lowest
+	return delivered, len(failed), h.log.Load().end() > lowest
 }
 
 // sweep is what one fan-out goroutine did in a round.
@@ -546,7 +543,7 @@ func (h *Hub) deliverAll(subs []*Subscriber) (r sweep) {
 	for i, s := range subs {
 		// The log as of now: events published since the round began
 		// reach this subscriber in this round.
-		v := h.view.Load()
+		v := h.log.Load()
 		if s.next < v.end() {
 			e, to := joins.get(v, s.next)
 			if s.deliver(e) {
@@ -592,7 +589,7 @@ type joinEntry struct {
 func (c *joinCache) get(v *logView, from uint64) (Event, uint64) {
 	end := v.end()
 	for _, j := range c.entries {
-		if j.from == from && j.end == end && j.to != 0 {
+		if j.from == from && j.end == end { // an empty entry has from 0: events count from 1
 			return j.e, j.to
 		}
 	}

@@ -254,16 +254,17 @@ func TestEventPublishedDuringARoundReachesTheRestInThatRound(t *testing.T) {
 	}
 	// The first subscriber gets event 2 in the fan-out's next round.
 	waitUntil(t, func() bool { return conns[0].text() == frames(1, 2) }, "event 2 for the first subscriber")
-	waitUntil(t, func() bool {
-		h.logMu.Lock()
-		defer h.logMu.Unlock()
-		return len(h.events) == 0
-	}, "the log to empty")
+	waitUntil(t, func() bool { return len(h.log.Load().events) == 0 }, "the log to empty")
 }
 
 func waitUntil(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+	waitUntilWithin(t, 2*time.Second, cond, what)
+}
+
+func waitUntilWithin(t *testing.T, d time.Duration, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
