@@ -97,10 +97,10 @@ func (s *server) stream(c echo.Context) error {
 		head:        streamHead(c.Response().Header()),
 		log:         s.Logger.With("sender", me.Email, "ip", c.RealIP()),
 	}
-	// Logged here, on the request's goroutine, whose stack is deep anyway:
-	// the stream's own goroutine stays small while it waits.
 	st.log.Info("stream connected", "after", after, "replay", replay)
-	go st.serve()
+	if last, ok := st.open(); ok {
+		go st.live(last)
+	}
 	return nil
 }
 
@@ -132,9 +132,17 @@ type openStream struct {
 	head        []byte
 	log         *slog.Logger
 
-	w        io.Writer   // conn, or the connection it wraps, which can writev
-	batch    net.Buffers // reused for every write
-	deadline time.Time   // the write deadline now set on conn
+	started    time.Time
+	exit       func(immediate bool) // leaves presence (see presence.Room.Enter)
+	clientLeft atomic.Bool
+
+	w io.Writer // conn, or the connection it wraps, which can writev
+	// batch is reused for every write. It grows as needed, up to maxBatch
+	// frames once live, rather than being made at that size: most streams
+	// are idle, written to by the hub directly, and never queue more than
+	// one or two frames.
+	batch    net.Buffers
+	deadline time.Time // the write deadline now set on conn
 }
 
 // netConner is a connection that wraps another, such as the connection
@@ -193,44 +201,34 @@ func directWriter(c net.Conn) hub.DirectWriter {
 	}
 }
 
-func (st *openStream) serve() {
-	ended := "dropped or shutting down"
-	started := time.Now()
-	exit := st.Presence.Enter(st.member.Email)
-	defer func() {
-		st.conn.Close()
-		exit(false)
-		st.Hub.Unsubscribe(st.sub) // last: hub.Wait waits for it
-		st.streams.release(st.member.SessionID)
-		st.log.Info("stream disconnected", "reason", ended, "duration", time.Since(started).Round(time.Millisecond))
-	}()
+// open starts the stream on the request's goroutine, whose stack is deep
+// anyway: it sends the head, who is online to a reconnecting page, and the
+// replay. It returns the id of the last message sent, and false if the
+// stream ended (open has then closed it).
+func (st *openStream) open() (last int64, ok bool) {
+	st.started = time.Now()
+	st.exit = st.Presence.Enter(st.member.Email)
 
 	// Reading is how a closed connection shows itself; a client has nothing
 	// else to say on a stream, so whatever it sends is discarded. When the
 	// client is gone, unsubscribing closes the events channel, which ends
-	// the loop below: the stream waits on that one channel alone.
-	var clientLeft atomic.Bool
+	// the live loop: the stream waits on that one channel alone.
 	go func() {
 		var b [64]byte
 		for {
 			if _, err := st.conn.Read(b[:]); err != nil {
-				clientLeft.Store(true)
+				st.clientLeft.Store(true)
 				st.Hub.Unsubscribe(st.sub)
 				return
 			}
 		}
 	}()
-	defer func() {
-		if clientLeft.Load() {
-			ended = "client left"
-		}
-	}()
 
 	// The head and a first comment, at once, tell the browser (and any
 	// proxy) that the stream is open before there is anything to say.
-	st.batch = make(net.Buffers, 0, maxBatch)
 	if st.send(st.head) != nil {
-		return
+		st.close("")
+		return 0, false
 	}
 	st.head = nil
 
@@ -240,46 +238,59 @@ func (st *openStream) serve() {
 	if st.reconnected {
 		people, err := presenceFrame(presence.Change{Online: st.Presence.Online()})
 		if err != nil || st.send(people) != nil {
-			return
+			st.close("")
+			return 0, false
 		}
 	}
 
-	last := st.after
+	last = st.after
 	for more := st.replay; more; {
 		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
 		page, err := st.Store.MessagesAfter(ctx, last, replayPage)
 		cancel()
 		if err != nil {
 			st.log.Error("stream replay", "after", last, "err", err)
-			ended = "replay failed"
-			return // the browser reconnects and tries again
+			st.close("replay failed") // the browser reconnects and tries again
+			return 0, false
 		}
 		for _, m := range page {
 			frame, err := messageFrame(m)
 			if err != nil {
 				st.log.Error("rendering message", "id", m.ID, "err", err)
-				ended = "replay failed"
-				return
+				st.close("replay failed")
+				return 0, false
 			}
 			st.batch = append(st.batch, frame)
 			last = m.ID
 		}
 		if st.flush() != nil {
-			return
+			st.close("")
+			return 0, false
 		}
 		more = len(page) == replayPage
 	}
+	if cap(st.batch) > maxBatch {
+		st.batch = nil // a page of replay needs more room than the live loop
+	}
+	return last, true
+}
 
-	// Events end when the client leaves, when the stream falls too far
-	// behind and is dropped, or when the server shuts down; the browser
-	// then reconnects with Last-Event-ID. Heartbeats come through the hub
-	// too (see Heartbeat).
+// live sends each new message as it is published, from the stream's own
+// goroutine, until the stream ends. It is kept apart from open, and small,
+// so that the goroutine's stack stays small while it waits.
+//
+// Events end when the client leaves, when the stream falls too far behind
+// and is dropped, or when the server shuts down; the browser then
+// reconnects with Last-Event-ID. Heartbeats come through the hub too (see
+// Heartbeat).
+func (st *openStream) live(last int64) {
 	events := st.sub.Events()
 	for {
 		st.sub.Idle(last)
 		e, ok := <-events
 		if !ok {
-			break
+			st.close("")
+			return
 		}
 		// Send everything already queued in one write.
 		for open := true; open; {
@@ -297,10 +308,27 @@ func (st *openStream) serve() {
 			}
 		}
 		if st.flush() != nil {
-			ended = "write failed"
+			st.close("write failed")
 			return
 		}
 	}
+}
+
+// close ends the stream: it closes the connection, leaves the hub and frees
+// the stream's place. why is logged, unless the client left, which is then
+// the reason given; "" means the hub dropped the stream or is shutting down.
+func (st *openStream) close(why string) {
+	st.conn.Close()
+	st.exit(false)
+	st.Hub.Unsubscribe(st.sub) // hub.Wait waits for it, so before the rest
+	st.streams.release(st.member.SessionID)
+	switch {
+	case st.clientLeft.Load():
+		why = "client left"
+	case why == "":
+		why = "dropped or shutting down"
+	}
+	st.log.Info("stream disconnected", "reason", why, "duration", time.Since(st.started).Round(time.Millisecond))
 }
 
 func (st *openStream) send(b []byte) error {
