@@ -81,8 +81,7 @@ type Event struct {
 	// Frame is the complete text/event-stream frame, encoded once for all
 	// subscribers. Subscribers must not modify it.
 	Frame []byte
-	// joined describes events joined together; nil for a single event. A
-	// pointer, since every subscriber's buffer holds 64 Events.
+	// joined describes events joined together; nil for a single event.
 	joined *joined
 }
 
@@ -136,7 +135,7 @@ const (
 )
 
 // join makes one event of events, in order.
-func join(events []Event) Event {
+func join(events []*Event) *Event {
 	if len(events) == 1 {
 		return events[0]
 	}
@@ -145,7 +144,7 @@ func join(events []Event) Event {
 		size += len(e.Frame)
 	}
 	info := &joined{parts: make([]part, len(events))}
-	j := Event{Frame: make([]byte, 0, size), joined: info}
+	j := &Event{Frame: make([]byte, 0, size), joined: info}
 	for i, e := range events {
 		info.parts[i] = part{start: len(j.Frame), id: e.ID}
 		j.Frame = append(j.Frame, e.Frame...)
@@ -173,7 +172,9 @@ type Subscriber struct {
 	// events is closed by the hub, under mu and exactly once: when the
 	// subscriber unsubscribes, when it is dropped for falling behind, or
 	// when the hub closes. A closed channel tells the stream to end.
-	events chan Event
+	// It holds pointers, shared by every subscriber: 8 bytes a slot
+	// rather than an Event's 40, in a buffer every open stream has.
+	events chan *Event
 	closed bool
 	// direct, when set, may be used while idle: the subscriber's goroutine
 	// is waiting, has written everything it received, and has nothing
@@ -195,8 +196,9 @@ type Subscriber struct {
 }
 
 // Events delivers the subscriber's events in publish order. It is closed when
-// the subscriber is unsubscribed, dropped or the hub is closed.
-func (s *Subscriber) Events() <-chan Event { return s.events }
+// the subscriber is unsubscribed, dropped or the hub is closed. The events
+// are shared with other subscribers and must not be modified.
+func (s *Subscriber) Events() <-chan *Event { return s.events }
 
 // SetDirect lets the fan-out write to the client itself while the subscriber
 // is idle (see Idle).
@@ -221,7 +223,7 @@ func (s *Subscriber) Idle(last int64) {
 // deliver hands e to s: written directly when s is idle, else queued. It
 // reports false when s must be dropped (its buffer is full or its client is
 // gone), and true otherwise, including when s is already closed.
-func (s *Subscriber) deliver(e Event) bool {
+func (s *Subscriber) deliver(e *Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -243,7 +245,7 @@ func (s *Subscriber) deliver(e Event) bool {
 		// The connection is full: the subscriber's goroutine writes the
 		// rest, with a deadline, and everything after it.
 		s.idle = false
-		e = Event{Frame: frame[n:]}
+		e = &Event{Frame: frame[n:]}
 	}
 	select {
 	case s.events <- e:
@@ -292,9 +294,11 @@ type Hub struct {
 }
 
 // logView is the log at one moment: event number n (counted from 1 since
-// New) is events[n-base]. It is never modified once stored.
+// New) is events[n-base]. It is never modified once stored, and neither
+// are the events it points to, which subscribers' buffers may still hold
+// after they leave the log.
 type logView struct {
-	events []Event
+	events []*Event
 	base   uint64
 }
 
@@ -353,7 +357,7 @@ func (h *Hub) fanOut() {
 // Subscribe adds a subscriber, which is sent the events published from now
 // on. It fails with ErrClosed once the hub is closed.
 func (h *Hub) Subscribe() (*Subscriber, error) {
-	s := &Subscriber{events: make(chan Event, SubscriberBuffer)}
+	s := &Subscriber{events: make(chan *Event, SubscriberBuffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -430,7 +434,7 @@ func (h *Hub) Publish(e Event) {
 // end of an older view's events, which no reader of that view looks at.
 func (h *Hub) append(e Event) {
 	v := h.log.Load()
-	h.log.Store(&logView{events: append(v.events, e), base: v.base})
+	h.log.Store(&logView{events: append(v.events, &e), base: v.base})
 }
 
 // trim forgets the events before number keep, which every subscriber has
@@ -443,7 +447,7 @@ func (h *Hub) trim(keep uint64) {
 	if n <= 0 {
 		return
 	}
-	clear(v.events[:n]) // no round is reading them: let their frames go
+	clear(v.events[:n]) // no round is reading them: let them go once sent
 	events := v.events[n:]
 	if len(events) == 0 {
 		events = v.events[:0] // start over at the front of the array
@@ -580,13 +584,13 @@ type joinCache struct {
 
 type joinEntry struct {
 	from, end, to uint64 // end: the log's end when joined; to: what the join reached
-	e             Event
+	e             *Event
 }
 
 // get returns the events of v from number from on, joined into one (at
 // most maxJoin of them and maxJoinBytes, but at least one), and the number
 // of the first event it left out.
-func (c *joinCache) get(v *logView, from uint64) (Event, uint64) {
+func (c *joinCache) get(v *logView, from uint64) (*Event, uint64) {
 	end := v.end()
 	for _, j := range c.entries {
 		if j.from == from && j.end == end { // an empty entry has from 0: events count from 1

@@ -178,7 +178,8 @@ func TestPublishIsAsynchronousAndOrdered(t *testing.T) {
 
 func TestJoinedEventsSkipWhatAStreamHas(t *testing.T) {
 	notice := Event{Frame: []byte("event: people\ndata: x\n\n")}
-	j := join([]Event{event(5), notice, event(6), event(7)})
+	e5, e6, e7 := event(5), event(6), event(7)
+	j := join([]*Event{&e5, &notice, &e6, &e7})
 	if j.ID != 7 {
 		t.Errorf("joined ID = %d, want 7 (the highest)", j.ID)
 	}
