@@ -3,9 +3,12 @@ package handlers_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +21,8 @@ import (
 // when the database is down or unreachable.
 type flakyStore struct {
 	handlers.MessageStore
-	down atomic.Bool
+	down   atomic.Bool
+	broken atomic.Bool // replays panic, as a bug in a driver would
 }
 
 var errDown = errors.New("connection refused")
@@ -35,6 +39,16 @@ func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Mes
 		return nil, errDown
 	}
 	return f.MessageStore.RecentMessages(ctx, limit)
+}
+
+func (f *flakyStore) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error) {
+	if f.broken.Load() {
+		panic("store driver bug")
+	}
+	if f.down.Load() {
+		return nil, errDown
+	}
+	return f.MessageStore.MessagesAfter(ctx, afterID, limit)
 }
 
 func (f *flakyStore) Ping(ctx context.Context) error {
@@ -86,12 +100,18 @@ func TestStoreDown(t *testing.T) {
 
 type liveStream struct{ lines chan string }
 
-// openLive opens a live-only stream and collects its data lines.
+// openLive opens a live-only stream and collects its messages' data lines.
 func openLive(t *testing.T, c *http.Client, base string) *liveStream {
+	t.Helper()
+	return openStreamAt(t, c, base+"/events")
+}
+
+// openStreamAt opens the stream at u and collects its messages' data lines.
+func openStreamAt(t *testing.T, c *http.Client, u string) *liveStream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	resp, err := c.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("open stream: %v %v", resp, err)
@@ -135,4 +155,84 @@ func (s *liveStream) nextData(t *testing.T) string {
 		t.Fatal("no event within 2s")
 	}
 	return ""
+}
+
+// TestFailedReplayEndsTheStreamAndFreesItsPlace opens streams whose replay
+// fails, with an error and with a panic: each must end, leave the hub and
+// give back its place, so that the browser's reconnect is let in.
+func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
+	for _, fault := range []string{"store down", "store panics"} {
+		t.Run(fault, func(t *testing.T) {
+			var flaky *flakyStore
+			ts := newTestServer(t, func(o *handlers.Options) {
+				flaky = &flakyStore{MessageStore: o.Store}
+				o.Store = flaky
+				o.Limits.MaxStreams = 1
+			})
+			c := ts.joined(t, "bob@example.com")
+			if fault == "store down" {
+				flaky.down.Store(true)
+			} else {
+				flaky.broken.Store(true)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events?after=0", nil)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The head was sent before the replay began; then the server
+			// must end the stream, rather than leave it open.
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("the stream did not end: %v", err)
+			}
+			waitFor(t, func() bool { return ts.hub.Len() == 0 }, "the stream to leave the hub")
+
+			flaky.down.Store(false)
+			flaky.broken.Store(false)
+			s := openStreamAt(t, c, ts.URL+"/events?after=0") // fails unless the one place was given back
+			if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"back"}}, true); resp.StatusCode != http.StatusOK {
+				t.Fatalf("post: %d", resp.StatusCode)
+			}
+			if line := s.nextData(t); !strings.Contains(line, "bob@example.com</b>: back") {
+				t.Errorf("stream after the failed one: %q", line)
+			}
+		})
+	}
+}
+
+// TestStreamReplaysSeveralPagesThenGoesLive replays more messages than one
+// replay page and than one write's batch, then delivers the next message
+// live: each exactly once, in order.
+func TestStreamReplaysSeveralPagesThenGoesLive(t *testing.T) {
+	ts := newTestServer(t)
+	const stored = 1100 // two full replay pages of 500 and part of a third
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Go(func() {
+			for i := range stored / 10 {
+				if _, err := ts.store.AddMessage(context.Background(), "ann@example.com", fmt.Sprintf("m%d-%d", w, i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c := ts.joined(t, "bob@example.com")
+	s := openStreamAt(t, c, ts.URL+"/events?after=0")
+	for want := 1; want <= stored; want++ {
+		if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", want)) {
+			t.Fatalf("replayed message %d is %q", want, line)
+		}
+	}
+	if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"live"}}, true); resp.StatusCode != http.StatusOK {
+		t.Fatalf("post: %d", resp.StatusCode)
+	}
+	if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", stored+1)) || !strings.Contains(line, ": live<") {
+		t.Errorf("live message after the replay: %q", line)
+	}
 }

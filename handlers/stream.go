@@ -41,9 +41,10 @@ const (
 // sends each new message as it is published.
 //
 // Once the request is checked, the connection is taken over from net/http
-// (hijacked) and served by one small goroutine of its own. An open stream
-// then costs that goroutine, a reader goroutine and little else, rather
-// than net/http's buffers and the deep stack of a request in progress: with
+// (hijacked). The request's goroutine opens the stream (head, replay), then
+// the live loop runs on one small goroutine of its own. An open stream then
+// costs that goroutine, a reader goroutine and little else, rather than
+// net/http's buffers and the deep stack of a request in progress: with
 // thousands of idle streams, that is most of the server's memory.
 func (s *server) stream(c echo.Context) error {
 	me, joined := s.member(c)
@@ -207,6 +208,15 @@ func directWriter(c net.Conn) hub.DirectWriter {
 // stream ended (open has then closed it).
 func (st *openStream) open() (last int64, ok bool) {
 	st.started = time.Now()
+	why := "opening failed"
+	defer func() {
+		// Also when something below panics: the recover middleware then
+		// has nothing to answer on the taken-over connection, and the
+		// stream must still end and give back its place.
+		if !ok {
+			st.close(why)
+		}
+	}()
 	st.exit = st.Presence.Enter(st.member.Email)
 
 	// Reading is how a closed connection shows itself; a client has nothing
@@ -227,7 +237,7 @@ func (st *openStream) open() (last int64, ok bool) {
 	// The head and a first comment, at once, tell the browser (and any
 	// proxy) that the stream is open before there is anything to say.
 	if st.send(st.head) != nil {
-		st.close("")
+		why = "write failed"
 		return 0, false
 	}
 	st.head = nil
@@ -237,8 +247,13 @@ func (st *openStream) open() (last int64, ok bool) {
 	// showed who was online moments ago.)
 	if st.reconnected {
 		people, err := presenceFrame(presence.Change{Online: st.Presence.Online()})
-		if err != nil || st.send(people) != nil {
-			st.close("")
+		if err != nil {
+			st.log.Error("rendering who is online", "err", err)
+			why = "render failed"
+			return 0, false
+		}
+		if st.send(people) != nil {
+			why = "write failed"
 			return 0, false
 		}
 	}
@@ -250,21 +265,21 @@ func (st *openStream) open() (last int64, ok bool) {
 		cancel()
 		if err != nil {
 			st.log.Error("stream replay", "after", last, "err", err)
-			st.close("replay failed") // the browser reconnects and tries again
+			why = "replay failed" // the browser reconnects and tries again
 			return 0, false
 		}
 		for _, m := range page {
 			frame, err := messageFrame(m)
 			if err != nil {
 				st.log.Error("rendering message", "id", m.ID, "err", err)
-				st.close("replay failed")
+				why = "render failed"
 				return 0, false
 			}
 			st.batch = append(st.batch, frame)
 			last = m.ID
 		}
 		if st.flush() != nil {
-			st.close("")
+			why = "write failed"
 			return 0, false
 		}
 		more = len(page) == replayPage
@@ -319,7 +334,9 @@ func (st *openStream) live(last int64) {
 // the reason given; "" means the hub dropped the stream or is shutting down.
 func (st *openStream) close(why string) {
 	st.conn.Close()
-	st.exit(false)
+	if st.exit != nil { // nil if open failed before entering
+		st.exit(false)
+	}
 	st.Hub.Unsubscribe(st.sub) // hub.Wait waits for it, so before the rest
 	st.streams.release(st.member.SessionID)
 	switch {

@@ -166,7 +166,7 @@ func (st *churnStream) receive(b []byte) {
 	st.got = append(st.got, b...)
 }
 
-// serve is handlers.openStream.serve's loop, without the socket.
+// serve is handlers.openStream.live's loop, without the socket.
 func (st *churnStream) serve() {
 	defer close(st.done)
 	var last int64
