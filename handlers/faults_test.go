@@ -1,10 +1,12 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,7 +24,7 @@ import (
 type flakyStore struct {
 	handlers.MessageStore
 	down   atomic.Bool
-	broken atomic.Bool // replays panic, as a bug in a driver would
+	broken atomic.Bool // reads panic, as a bug in a driver would
 }
 
 var errDown = errors.New("connection refused")
@@ -35,6 +37,9 @@ func (f *flakyStore) AddMessage(ctx context.Context, sender, content string) (st
 }
 
 func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {
+	if f.broken.Load() {
+		panic("store driver bug")
+	}
 	if f.down.Load() {
 		return nil, errDown
 	}
@@ -235,4 +240,45 @@ func TestStreamReplaysSeveralPagesThenGoesLive(t *testing.T) {
 	if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", stored+1)) || !strings.Contains(line, ": live<") {
 		t.Errorf("live message after the replay: %q", line)
 	}
+}
+
+// TestPanicIsA500PageAndALogLine: a bug that panics in a request shows the
+// person the usual apology, and the operator the stack, in the log.
+func TestPanicIsA500PageAndALogLine(t *testing.T) {
+	var logs syncBuffer
+	ts := newTestServer(t, func(o *handlers.Options) {
+		flaky := &flakyStore{MessageStore: o.Store}
+		flaky.broken.Store(true)
+		o.Store = flaky
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	c := ts.joined(t, "bob@example.com")
+	resp := get(t, c, ts.URL+"/")
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(resp.body, "Something went wrong on our side") {
+		t.Errorf("page after a panic: %d\n%s", resp.StatusCode, resp.body)
+	}
+	if strings.Contains(resp.body, "store driver bug") || strings.Contains(resp.body, "goroutine") {
+		t.Errorf("the panic reached the page:\n%s", resp.body)
+	}
+	if l := logs.String(); !strings.Contains(l, `"msg":"panic"`) || !strings.Contains(l, "store driver bug") || !strings.Contains(l, "faults_test.go") {
+		t.Errorf("no panic with its stack in the log:\n%s", l)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that handlers may log to from any goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -13,7 +13,15 @@ import (
 const maxBodyBytes = "64K"
 
 func (s *server) routes(e *echo.Echo) {
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// The panicking goroutine's stack alone: with thousands of open
+		// streams, every goroutine's would be megabytes.
+		DisableStackAll: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.Logger.Error("panic", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err // answered by handleError, as a 500 page without details
+		},
+	}))
 	e.Use(s.securityHeaders)
 	e.Use(crossOrigin())
 	e.Use(middleware.BodyLimit(maxBodyBytes))
