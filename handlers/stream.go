@@ -173,32 +173,53 @@ func directWriter(c net.Conn) hub.DirectWriter {
 	if err != nil {
 		return nil
 	}
-	return func(frame []byte) (int, error) {
-		var n int
-		var werr error
-		// The socket is non-blocking, so this never waits for it to drain.
-		// Control rather than Write: Write would also check the write
-		// deadline, which is only moved by the stream's own writes and may
-		// have passed on a stream that has been idle. The hub makes sure
-		// the stream's goroutine is not writing at the same time, and
-		// Control holds the descriptor open until the write is done.
-		err := rc.Control(func(fd uintptr) {
-			for {
-				n, werr = syscall.Write(int(fd), frame)
-				if werr != syscall.EINTR {
-					return
-				}
-			}
-		})
-		switch {
-		case err != nil:
-			return 0, err
-		case werr == syscall.EAGAIN:
-			return 0, nil
-		case werr != nil:
-			return 0, werr
+	w := &socketWriter{rc: rc}
+	w.writeFD = w.writeTo // bound once, so that a write allocates nothing
+	return w.write
+}
+
+// socketWriter writes to a socket with one non-blocking system call. It
+// keeps the frame, the result and the function that Control calls in
+// fields, rather than in a closure made for each write: that closure, and
+// the variables it shares with the caller, would be allocated on every
+// delivery to every stream. The hub never calls one stream's writer
+// concurrently.
+type socketWriter struct {
+	rc      syscall.RawConn
+	writeFD func(fd uintptr)
+	frame   []byte
+	n       int
+	err     error
+}
+
+func (w *socketWriter) write(frame []byte) (int, error) {
+	// The socket is non-blocking, so this never waits for it to drain.
+	// Control rather than Write: Write would also check the write
+	// deadline, which is only moved by the stream's own writes and may have
+	// passed on a stream that has been idle. The hub makes sure the
+	// stream's goroutine is not writing at the same time, and Control holds
+	// the descriptor open until the write is done.
+	w.frame = frame
+	err := w.rc.Control(w.writeFD)
+	n, werr := w.n, w.err
+	w.frame, w.n, w.err = nil, 0, nil
+	switch {
+	case err != nil:
+		return 0, err
+	case werr == syscall.EAGAIN:
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
+}
+
+func (w *socketWriter) writeTo(fd uintptr) {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.frame)
+		if w.err != syscall.EINTR {
+			return
 		}
-		return n, nil
 	}
 }
 
