@@ -87,19 +87,16 @@ func (s *server) stream(c echo.Context) error {
 	}
 
 	st := &openStream{
-		server:      s,
-		conn:        conn,
-		w:           socket,
-		sub:         sub,
-		member:      me,
-		after:       after,
-		replay:      replay,
-		reconnected: c.Request().Header.Get("Last-Event-ID") != "",
-		head:        streamHead(c.Response().Header()),
-		log:         s.Logger.With("sender", me.Email, "ip", c.RealIP()),
+		server: s,
+		conn:   conn,
+		w:      socket,
+		sub:    sub,
+		member: me,
+		log:    s.Logger.With("sender", me.Email, "ip", c.RealIP()),
 	}
 	st.log.Info("stream connected", "after", after, "replay", replay)
-	if last, ok := st.open(); ok {
+	reconnected := c.Request().Header.Get("Last-Event-ID") != ""
+	if last, ok := st.open(streamHead(c.Response().Header()), reconnected, after, replay); ok {
 		go st.live(last)
 	}
 	return nil
@@ -121,17 +118,14 @@ func streamHead(set http.Header) []byte {
 	return b.Bytes()
 }
 
-// openStream is one stream after its request was accepted.
+// openStream is one stream after its request was accepted, for as long as
+// it is open.
 type openStream struct {
 	*server
-	conn        net.Conn
-	sub         *hub.Subscriber
-	member      member
-	after       int64
-	replay      bool
-	reconnected bool
-	head        []byte
-	log         *slog.Logger
+	conn   net.Conn
+	sub    *hub.Subscriber
+	member member
+	log    *slog.Logger
 
 	started    time.Time
 	exit       func(immediate bool) // leaves presence (see presence.Room.Enter)
@@ -224,10 +218,11 @@ func (w *socketWriter) writeTo(fd uintptr) {
 }
 
 // open starts the stream on the request's goroutine, whose stack is deep
-// anyway: it sends the head, who is online to a reconnecting page, and the
-// replay. It returns the id of the last message sent, and false if the
-// stream ended (open has then closed it).
-func (st *openStream) open() (last int64, ok bool) {
+// anyway: it sends the head, who is online to a page that reconnected, and
+// the messages after id after if replay is set (see streamStart). It
+// returns the id of the last message sent, and false if the stream ended
+// (open has then closed it).
+func (st *openStream) open(head []byte, reconnected bool, after int64, replay bool) (last int64, ok bool) {
 	st.started = time.Now()
 	why := "opening failed"
 	defer func() {
@@ -257,16 +252,15 @@ func (st *openStream) open() (last int64, ok bool) {
 
 	// The head and a first comment, at once, tell the browser (and any
 	// proxy) that the stream is open before there is anything to say.
-	if st.send(st.head) != nil {
+	if st.send(head) != nil {
 		why = "write failed"
 		return 0, false
 	}
-	st.head = nil
 
 	// A reconnecting page missed presence changes, which are not replayed:
 	// send who is online now. (A first connect follows the page load, which
 	// showed who was online moments ago.)
-	if st.reconnected {
+	if reconnected {
 		people, err := presenceFrame(presence.Change{Online: st.Presence.Online()})
 		if err != nil {
 			st.log.Error("rendering who is online", "err", err)
@@ -279,8 +273,8 @@ func (st *openStream) open() (last int64, ok bool) {
 		}
 	}
 
-	last = st.after
-	for more := st.replay; more; {
+	last = after
+	for more := replay; more; {
 		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
 		page, err := st.Store.MessagesAfter(ctx, last, replayPage)
 		cancel()
