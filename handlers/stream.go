@@ -195,8 +195,8 @@ func (w *socketWriter) write(frame []byte) (int, error) {
 	// the descriptor open until the write is done.
 	w.frame = frame
 	err := w.rc.Control(w.writeFD)
+	w.frame = nil // do not keep the frame alive until the next write
 	n, werr := w.n, w.err
-	w.frame, w.n, w.err = nil, 0, nil
 	switch {
 	case err != nil:
 		return 0, err

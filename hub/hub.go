@@ -101,7 +101,7 @@ type part struct {
 // After is the part of e's frame a client that already has every message up
 // to id last must still be sent: all of it, usually; none of it for a message
 // it already has. Notices (ID 0) are always sent.
-func (e Event) After(last int64) []byte {
+func (e *Event) After(last int64) []byte {
 	j := e.joined
 	if j == nil {
 		if e.ID == 0 || e.ID > last {

@@ -197,7 +197,8 @@ func TestJoinedEventsSkipWhatAStreamHas(t *testing.T) {
 			t.Errorf("After(%d) = %q, want %q", c.last, got, c.want)
 		}
 	}
-	if got := event(3).After(3); got != nil {
+	e3 := event(3)
+	if got := e3.After(3); got != nil {
 		t.Errorf("a single message the stream has: After = %q, want nothing", got)
 	}
 }
