@@ -221,13 +221,13 @@ func TestStreamRejectsBadStart(t *testing.T) {
 	}
 }
 
-// openEvents opens c's stream; it is closed when the test ends, and ends by
-// itself after 5 s.
-func openEvents(t *testing.T, c *http.Client, base string) *http.Response {
+// openEvents opens c's stream at u (/events, with or without a start); it
+// is closed when the test ends, and ends by itself after 5 s.
+func openEvents(t *testing.T, c *http.Client, u string) *http.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func openEvents(t *testing.T, c *http.Client, base string) *http.Response {
 func TestStreamHeadersAndFirstComment(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.joined(t, "bob@example.com")
-	resp := openEvents(t, c, ts.URL)
+	resp := openEvents(t, c, ts.URL+"/events")
 	for h, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
 		if got := resp.Header.Get(h); got != want {
 			t.Errorf("%s: %q, want %q", h, got, want)
@@ -317,7 +317,7 @@ func TestIdleStreamsGetHeartbeats(t *testing.T) {
 func TestIdleStreamOutlivesItsWriteTimeout(t *testing.T) {
 	ts := newTestServer(t, func(o *handlers.Options) { o.StreamWriteTimeout = 100 * time.Millisecond })
 	c := ts.joined(t, "patient@example.com")
-	resp := openEvents(t, c, ts.URL)
+	resp := openEvents(t, c, ts.URL+"/events")
 	r := bufio.NewReader(resp.Body)
 	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != ": connected" {
 		t.Fatalf("first line %q, %v", line, err)

@@ -70,7 +70,7 @@ func TestStoreDown(t *testing.T) {
 		o.Store = flaky
 	})
 	c := ts.joined(t, "bob@example.com")
-	s := openLive(t, c, ts.URL)
+	s := openLive(t, c, ts.URL+"/events")
 
 	flaky.down.Store(true)
 	resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"lost?"}}, true)
@@ -105,21 +105,12 @@ func TestStoreDown(t *testing.T) {
 
 type liveStream struct{ lines chan string }
 
-// openLive opens a live-only stream and collects its messages' data lines.
-func openLive(t *testing.T, c *http.Client, base string) *liveStream {
+// openLive opens the stream at u and collects its messages' data lines.
+func openLive(t *testing.T, c *http.Client, u string) *liveStream {
 	t.Helper()
-	return openStreamAt(t, c, base+"/events")
-}
-
-// openStreamAt opens the stream at u and collects its messages' data lines.
-func openStreamAt(t *testing.T, c *http.Client, u string) *liveStream {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	resp, err := c.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("open stream: %v %v", resp, err)
+	resp := openEvents(t, c, u)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("open stream: %s", resp.Status)
 	}
 	s := &liveStream{lines: make(chan string, 100)}
 	go func() {
@@ -180,25 +171,17 @@ func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
 			} else {
 				flaky.broken.Store(true)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events?after=0", nil)
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
 			// The head was sent before the replay began; then the server
 			// must end the stream, rather than leave it open.
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err != nil {
+			resp := openEvents(t, c, ts.URL+"/events?after=0")
+			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 				t.Fatalf("the stream did not end: %v", err)
 			}
 			waitFor(t, func() bool { return ts.hub.Len() == 0 }, "the stream to leave the hub")
 
 			flaky.down.Store(false)
 			flaky.broken.Store(false)
-			s := openStreamAt(t, c, ts.URL+"/events?after=0") // fails unless the one place was given back
+			s := openLive(t, c, ts.URL+"/events?after=0") // fails unless the one place was given back
 			if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"back"}}, true); resp.StatusCode != http.StatusOK {
 				t.Fatalf("post: %d", resp.StatusCode)
 			}
@@ -228,7 +211,7 @@ func TestStreamReplaysSeveralPagesThenGoesLive(t *testing.T) {
 	}
 	wg.Wait()
 	c := ts.joined(t, "bob@example.com")
-	s := openStreamAt(t, c, ts.URL+"/events?after=0")
+	s := openLive(t, c, ts.URL+"/events?after=0")
 	for want := 1; want <= stored; want++ {
 		if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", want)) {
 			t.Fatalf("replayed message %d is %q", want, line)
