@@ -135,7 +135,7 @@ type openStream struct {
 	// batch is reused for every write. It grows as needed, up to maxBatch
 	// frames once live, rather than being made at that size: most streams
 	// are idle, written to by the hub directly, and never queue more than
-	// one or two frames.
+	// one or two frames. flush lets go of a larger one (a replay page's).
 	batch    net.Buffers
 	deadline time.Time // the write deadline now set on conn
 }
@@ -299,9 +299,6 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 		}
 		more = len(page) == replayPage
 	}
-	if cap(st.batch) > maxBatch {
-		st.batch = nil // a page of replay needs more room than the live loop
-	}
 	return last, true
 }
 
@@ -384,8 +381,12 @@ func (st *openStream) flush() error {
 	}
 	bufs := st.batch // WriteTo consumes its receiver; keep st.batch's array
 	_, err := bufs.WriteTo(st.w)
-	clear(st.batch) // let go of frames already sent
-	st.batch = st.batch[:0]
+	if cap(st.batch) > maxBatch {
+		st.batch = nil // a page of replay: more than the live loop ever queues
+	} else {
+		clear(st.batch) // let go of frames already sent
+		st.batch = st.batch[:0]
+	}
 	return err
 }
 
