@@ -29,11 +29,11 @@ type flakyStore struct {
 
 var errDown = errors.New("connection refused")
 
-func (f *flakyStore) AddMessage(ctx context.Context, sender, content string) (store.Message, error) {
+func (f *flakyStore) AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error) {
 	if f.down.Load() {
 		return store.Message{}, errDown
 	}
-	return f.MessageStore.AddMessage(ctx, sender, content)
+	return f.MessageStore.AddMessageOnce(ctx, sender, content, key)
 }
 
 func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {

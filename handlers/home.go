@@ -20,7 +20,7 @@ func (s *server) home(c echo.Context) error {
 		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{}))
 	}
 	if c.QueryParam("before") == "" {
-		return s.renderChat(c, http.StatusOK, me.Email, views.Composer{Autofocus: true})
+		return s.renderChat(c, http.StatusOK, me.Email, s.newComposer())
 	}
 	before, err := strconv.ParseInt(c.QueryParam("before"), 10, 64)
 	if err != nil || before < 1 {
@@ -35,7 +35,7 @@ func (s *server) home(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
 		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
-		Online: s.Presence.Online(), Composer: views.Composer{},
+		Online: s.Presence.Online(), Composer: views.Composer{Key: newKey()},
 	}))
 }
 

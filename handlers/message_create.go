@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/rand"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -27,9 +29,16 @@ func (s *server) createMessage(c echo.Context) error {
 		return seeOther(c, "/")
 	}
 
-	typed := c.FormValue("message")
+	typed, key := c.FormValue("message"), c.FormValue("key")
 	text, reason := validateMessage(typed, s.MaxMessageLength)
 	status := http.StatusUnprocessableEntity
+	if !validKey(key) {
+		// Not a key this server made: the form came from something else.
+		key = ""
+		if reason == "" {
+			reason = "This form is out of date. Send your message again."
+		}
+	}
 	if reason == "" && s.Limits.FloodControl {
 		if ok, wait := s.messageFlood.take(time.Now(), "session:"+me.SessionID, "ip:"+c.RealIP()); !ok {
 			secs := retryAfterSeconds(wait)
@@ -37,22 +46,41 @@ func (s *server) createMessage(c echo.Context) error {
 			status, reason = http.StatusTooManyRequests, "You're sending messages too fast. Wait "+plural(secs, "second")+" and send again."
 		}
 	}
-	if reason != "" {
-		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Error: reason, Autofocus: true}
+	// A refused message keeps its key: if an earlier try of it did reach
+	// the store, sending it again must not post it twice.
+	refuse := func(status int, reason string) error {
+		if key == "" {
+			key = newKey()
+		}
+		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Key: key, Error: reason, Autofocus: true}
 		if isHTMX(c) {
 			return render(c, status, views.ComposerForm(composer))
 		}
 		return s.renderChat(c, status, me.Email, composer)
 	}
-
-	m, err := s.Store.AddMessage(c.Request().Context(), me.Email, text)
-	if err != nil {
-		return storeUnavailable(err, "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment.")
+	if reason != "" {
+		return refuse(status, reason)
 	}
-	s.Logger.Info("message", "id", m.ID, "sender", me.Email)
+
+	m, err := s.Store.AddMessageOnce(c.Request().Context(), me.Email, text, key)
+	switch {
+	case err == nil:
+		s.Logger.Info("message", "id", m.ID, "sender", me.Email)
+	case errors.Is(err, store.ErrAlreadyStored):
+		// A retry of a message that was stored: the sender missed the
+		// answer, so it is given again, and nothing is stored or sent twice.
+		s.Logger.Info("message already stored", "sender", me.Email)
+	default:
+		s.Logger.Error("storing message", "sender", me.Email, "err", err)
+		c.Response().Header().Set("Retry-After", "5")
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			return refuse(http.StatusServiceUnavailable, "Your message may not have been sent: Chatzilla lost its connection to the database. Send it again; it will not appear twice.")
+		}
+		return refuse(http.StatusServiceUnavailable, "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment.")
+	}
 
 	if isHTMX(c) {
-		return render(c, http.StatusOK, views.ComposerForm(views.Composer{Autofocus: true}))
+		return render(c, http.StatusOK, views.ComposerForm(s.newComposer()))
 	}
 	return seeOther(c, "/")
 }
@@ -76,4 +104,27 @@ func Publish(h *hub.Hub, m store.Message) error {
 	}
 	h.Publish(hub.Event{ID: m.ID, Frame: frame})
 	return nil
+}
+
+// newComposer is an empty composer with a new one-time key.
+func (s *server) newComposer() views.Composer {
+	return views.Composer{Key: newKey(), Autofocus: true}
+}
+
+// newKey makes a message's one-time key: random, so no two composers share
+// one, and made here, so it works without JavaScript.
+func newKey() string { return rand.Text() }
+
+// validKey accepts no key (a client that does without idempotency) or one
+// shaped like those newKey makes.
+func validKey(key string) bool {
+	if len(key) > store.MaxKeyLength {
+		return false
+	}
+	for _, r := range key {
+		if !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -23,7 +23,9 @@ import (
 
 // MessageStore is the history the handlers read and append to.
 type MessageStore interface {
-	AddMessage(ctx context.Context, sender, content string) (store.Message, error)
+	// AddMessageOnce stores a message unless the sender has one stored
+	// under key already ("" is no key).
+	AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)

@@ -30,13 +30,18 @@ type groupWriter struct {
 	closed  chan struct{}
 	written chan struct{} // closed when the writer has stopped
 	stop    sync.Once
-	// commit stores a group, all of it or none of it, in order.
+	// commit stores a group, all of it or none of it, in order. A message
+	// whose key the sender has used before is skipped, and comes back with
+	// ID 0.
 	commit func(group []*addRequest) ([]Message, error)
 }
 
 type addRequest struct {
 	sender, content string
-	done            chan addResult // buffered: the writer never waits on it
+	// key, when not "", is the sender's one-time key for this message: a
+	// second message from the sender with the same key is not stored.
+	key  string
+	done chan addResult // buffered: the writer never waits on it
 }
 
 type addResult struct {
@@ -58,8 +63,8 @@ func (g *groupWriter) close() {
 }
 
 // add stores a message; when it returns nil the message is committed.
-func (g *groupWriter) add(ctx context.Context, sender, content string) (Message, error) {
-	req := &addRequest{sender: sender, content: content, done: make(chan addResult, 1)}
+func (g *groupWriter) add(ctx context.Context, sender, content, key string) (Message, error) {
+	req := &addRequest{sender: sender, content: content, key: key, done: make(chan addResult, 1)}
 	select {
 	case g.adds <- req:
 	case <-g.closed:
@@ -94,9 +99,12 @@ func (g *groupWriter) write() {
 		}
 		msgs, err := g.commit(group)
 		for i, r := range group {
-			if err != nil {
+			switch {
+			case err != nil:
 				r.done <- addResult{err: err}
-			} else {
+			case msgs[i].ID == 0: // its key was used already
+				r.done <- addResult{err: fmt.Errorf("store: add message: %w", ErrAlreadyStored)}
+			default:
 				r.done <- addResult{m: msgs[i]}
 			}
 		}

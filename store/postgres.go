@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -39,6 +41,10 @@ var postgresMigrations = []string{
 		seen_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
 		PRIMARY KEY (instance, email)
 	)`,
+	// The sender's one-time key for the message (see AddMessageOnce); NULL
+	// for messages posted without one, which a unique index never compares.
+	`ALTER TABLE messages ADD COLUMN send_key TEXT`,
+	`CREATE UNIQUE INDEX messages_sender_send_key ON messages (sender, send_key)`,
 }
 
 // Postgres is the store shared by several app instances.
@@ -154,7 +160,17 @@ func (p *Postgres) FollowerName() string { return p.followerName }
 // transaction; when it returns nil the message is committed. Posts arriving
 // while a commit is in progress share the next one (see groupWriter).
 func (p *Postgres) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return p.writes.add(ctx, sender, content)
+	return p.writes.add(ctx, sender, content, "")
+}
+
+// AddMessageOnce is AddMessage for a message with the sender's one-time key:
+// if the sender already has a message stored under key, it stores nothing
+// and returns an error wrapping ErrAlreadyStored. An empty key is no key.
+func (p *Postgres) AddMessageOnce(ctx context.Context, sender, content, key string) (Message, error) {
+	if err := checkKey(key); err != nil {
+		return Message{}, err
+	}
+	return p.writes.add(ctx, sender, content, key)
 }
 
 // commit stores a group in one transaction, sent as one pipelined batch.
@@ -180,20 +196,34 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 		// clock_timestamp, not the default now(): now() is when the
 		// transaction began, before it waited for the lock, so times would
 		// not follow ids.
-		b.Queue(`INSERT INTO messages (sender, content, created_at) VALUES ($1, $2, clock_timestamp())
-			RETURNING `+postgresColumns, r.sender, r.content).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&msgs[i].ID, &msgs[i].Sender, &msgs[i].Content, &msgs[i].CreatedAt)
+		// A key already used makes the insert do nothing and return no
+		// row; the message then keeps ID 0.
+		b.Queue(`INSERT INTO messages (sender, content, created_at, send_key) VALUES ($1, $2, clock_timestamp(), $3)
+			ON CONFLICT (sender, send_key) DO NOTHING
+			RETURNING `+postgresColumns, r.sender, r.content, nullable(r.key)).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&msgs[i].ID, &msgs[i].Sender, &msgs[i].Content, &msgs[i].CreatedAt)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
 		})
 	}
 	// Sent on commit, and only then: a follower never hears of a row it
-	// cannot read yet. The payload, the last id inserted (currval is this
-	// session's), is a hint; followers read the table.
+	// cannot read yet. The payload, the last id taken (currval is this
+	// session's; an insert that did nothing took one too), is a hint;
+	// followers read the table.
 	b.Queue(`SELECT pg_notify($1, currval(pg_get_serial_sequence('messages', 'id'))::text)`, notifyChannel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("store: add message: commit: %w", err)
+		// The server may have committed and the answer been lost with the
+		// connection; only an error the server sent says it did not.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Severity == "ERROR" {
+			return nil, fmt.Errorf("store: add message: commit: %w", err)
+		}
+		return nil, fmt.Errorf("store: add message: commit: %w: %w", ErrOutcomeUnknown, err)
 	}
 	for i := range msgs {
 		msgs[i].CreatedAt = msgs[i].CreatedAt.UTC()

@@ -30,6 +30,10 @@ var sqliteMigrations = []string{
 		content    TEXT    NOT NULL,
 		created_at INTEGER NOT NULL -- unix microseconds, UTC
 	)`,
+	// The sender's one-time key for the message (see AddMessageOnce); NULL
+	// for messages posted without one, which a unique index never compares.
+	`ALTER TABLE messages ADD COLUMN send_key TEXT`,
+	`CREATE UNIQUE INDEX messages_sender_send_key ON messages (sender, send_key)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,7 +26,9 @@ func (s *SQLite) startWriting() {
 		msgs, err := s.commit(group)
 		if err == nil && s.follow.deliver != nil {
 			for _, m := range msgs {
-				s.follow.deliver(m)
+				if m.ID != 0 { // 0: not stored, its key was used already
+					s.follow.deliver(m)
+				}
 			}
 		}
 		return msgs, err
@@ -35,7 +38,17 @@ func (s *SQLite) startWriting() {
 // AddMessage stores a message; when it returns nil the message is on disk
 // (and has been handed to the follower, if there is one).
 func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return s.writes.add(ctx, sender, content)
+	return s.writes.add(ctx, sender, content, "")
+}
+
+// AddMessageOnce is AddMessage for a message with the sender's one-time key:
+// if the sender already has a message stored under key, it stores nothing
+// and returns an error wrapping ErrAlreadyStored. An empty key is no key.
+func (s *SQLite) AddMessageOnce(ctx context.Context, sender, content, key string) (Message, error) {
+	if err := checkKey(key); err != nil {
+		return Message{}, err
+	}
+	return s.writes.add(ctx, sender, content, key)
 }
 
 // commit stores a group in one transaction: all of it or, on any error,
@@ -48,7 +61,9 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 		return nil, fmt.Errorf("store: add message: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (sender, content, created_at) VALUES (?, ?, ?) RETURNING id`)
+	// A key already used makes the insert do nothing and return no row.
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (sender, content, created_at, send_key) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sender, send_key) DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
 	}
@@ -60,12 +75,17 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 	msgs := make([]Message, len(group))
 	for i, r := range group {
 		msgs[i] = Message{Sender: r.sender, Content: r.content, CreatedAt: now}
-		if err := stmt.QueryRowContext(ctx, r.sender, r.content, now.UnixMicro()).Scan(&msgs[i].ID); err != nil {
+		err := stmt.QueryRowContext(ctx, r.sender, r.content, now.UnixMicro(), nullable(r.key)).Scan(&msgs[i].ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			msgs[i] = Message{} // already stored
+		} else if err != nil {
 			return nil, fmt.Errorf("store: add message: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: add message: commit: %w", err)
+		// SQLite commits in this process, so a failed commit was rolled
+		// back; still, the caller can only be sure by retrying with the key.
+		return nil, fmt.Errorf("store: add message: commit: %w: %w", ErrOutcomeUnknown, err)
 	}
 	return msgs, nil
 }

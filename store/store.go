@@ -19,6 +19,19 @@ import (
 // message id does not exist.
 var ErrNotFound = errors.New("store: message not found")
 
+// ErrAlreadyStored is returned (wrapped) by AddMessageOnce when the sender
+// already has a message stored under the same key: a retry of a post that
+// succeeded, whose answer the sender never saw. Nothing new was stored.
+var ErrAlreadyStored = errors.New("store: a message with this key is already stored")
+
+// ErrOutcomeUnknown is returned (wrapped) when the connection to the database
+// failed while a commit was under way: the message may or may not be stored.
+// Only a retry with the same key settles it without a duplicate.
+var ErrOutcomeUnknown = errors.New("store: the commit's outcome is unknown")
+
+// MaxKeyLength bounds a message's one-time key, in bytes.
+const MaxKeyLength = 64
+
 // Message is one chat message as stored.
 type Message struct {
 	ID        int64     // assigned by the store, strictly increasing
@@ -35,6 +48,24 @@ func checkLimit(op string, limit int) error {
 		return fmt.Errorf("store: %s: limit %d must be at least 1", op, limit)
 	}
 	return nil
+}
+
+// checkKey rejects a key no composer of ours could have made, so that a
+// key's size is bounded in the index.
+func checkKey(key string) error {
+	if len(key) > MaxKeyLength {
+		return fmt.Errorf("store: add message: key is %d bytes, at most %d", len(key), MaxKeyLength)
+	}
+	return nil
+}
+
+// nullable is key as stored: NULL for no key, which a unique index never
+// compares with another.
+func nullable(key string) any {
+	if key == "" {
+		return nil
+	}
+	return key
 }
 
 // oldestFirst turns a page read newest-first (the cheap way to take "the

@@ -15,6 +15,7 @@ import (
 // backend is the method set both stores promise to share.
 type backend interface {
 	AddMessage(ctx context.Context, sender, content string) (store.Message, error)
+	AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
@@ -109,6 +110,8 @@ func TestBackends(t *testing.T) {
 		{"reopen keeps messages", testReopen},
 		{"concurrent open of a new database", testConcurrentOpen},
 		{"ping", testPing},
+		{"a key stores a message once per sender", testAddMessageOnce},
+		{"concurrent adds with one key store one", testConcurrentAddsOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

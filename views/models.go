@@ -46,7 +46,11 @@ func (m Message) DOMID() string { return "m-" + strconv.FormatInt(m.ID, 10) }
 
 // Composer is the "write a message" form.
 type Composer struct {
-	Text  string // kept when the message was refused
+	Text string // kept when the message was refused
+	// Key is the one-time key the form sends with the message, made by the
+	// server for each new message and kept while it is retried, so that a
+	// retry of a post that did reach the store stores nothing twice.
+	Key   string
 	Error string
 	// Autofocus puts the cursor in the composer: after sending, so the next
 	// message can be typed at once.
