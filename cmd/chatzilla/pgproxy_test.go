@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// postgresForTest is a fresh schema's URL whose connections carry an
+// application_name unique to this test, so that the test can find (and
+// terminate) its own backends and nobody else's.
+func postgresForTest(t *testing.T, prefix string) (dbURL, appName string) {
+	t.Helper()
+	appName = prefix + "-" + strings.ToLower(rand.Text()[:8])
+	return storetest.PostgresURL(t) + "&application_name=" + appName, appName
+}
+
+// terminateBackends ends the pool connections named appName every so often
+// until ctx ends, as a database failover or an operator would.
+func terminateBackends(ctx context.Context, t *testing.T, dbURL, appName string, count *atomic.Int64) {
+	admin, err := pgx.Connect(ctx, strings.Replace(dbURL, appName, appName+"-admin", 1))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer admin.Close(context.Background())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(150 * time.Millisecond):
+		}
+		var n int64
+		err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = $1 AND pid <> pg_backend_pid()`, appName).Scan(&n)
+		if err != nil && ctx.Err() == nil {
+			t.Error(err)
+			return
+		}
+		count.Add(n)
+	}
+}
+
+// commitCutter is a TCP proxy in front of PostgreSQL that, while cutEvery is
+// N > 0, cuts every Nth COMMIT's connection just after handing the COMMIT to
+// the server: the server commits, and the client never hears so.
+type commitCutter struct {
+	url      string // the database URL, through the proxy
+	cutEvery atomic.Int64
+	commits  atomic.Int64
+	cuts     atomic.Int64
+}
+
+func newCommitCutter(t *testing.T, dbURL string) *commitCutter {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := u.Host
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	u.Host = ln.Addr().String()
+	cc := &commitCutter{url: u.String()}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go cc.serve(client, target)
+		}
+	}()
+	return cc
+}
+
+func (cc *commitCutter) serve(client net.Conn, target string) {
+	server, err := net.Dial("tcp", target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	go func() {
+		io.Copy(client, server)
+		client.Close()
+	}()
+	defer func() {
+		// Closed a moment later, not at once, so that the server has
+		// read the COMMIT and committed before it sees the connection end.
+		time.AfterFunc(500*time.Millisecond, func() { server.Close() })
+	}()
+
+	// The startup message has no type byte: a length, then the rest.
+	var head [4]byte
+	if _, err := io.ReadFull(client, head[:]); err != nil {
+		return
+	}
+	startup := make([]byte, binary.BigEndian.Uint32(head[:])-4)
+	if _, err := io.ReadFull(client, startup); err != nil {
+		return
+	}
+	if _, err := server.Write(append(head[:], startup...)); err != nil {
+		return
+	}
+	// Then every message is a type byte, a length and a body.
+	cutAtSync := false
+	for {
+		var h [5]byte
+		if _, err := io.ReadFull(client, h[:]); err != nil {
+			return
+		}
+		body := make([]byte, binary.BigEndian.Uint32(h[1:])-4)
+		if _, err := io.ReadFull(client, body); err != nil {
+			return
+		}
+		cut := false
+		// COMMIT goes as a simple query ('Q'), or as Parse ('P') and the
+		// rest up to Sync ('S') in the extended protocol.
+		isCommit := (h[0] == 'Q' || h[0] == 'P') && bytes.Contains(bytes.ToLower(body), []byte("commit"))
+		if isCommit {
+			if n := cc.cutEvery.Load(); n > 0 && cc.commits.Add(1)%n == 0 {
+				cutAtSync = h[0] == 'P'
+				cut = h[0] == 'Q'
+			}
+		}
+		if cutAtSync && h[0] == 'S' {
+			cut, cutAtSync = true, false
+		}
+		if _, err := server.Write(append(h[:], body...)); err != nil {
+			return
+		}
+		if cut {
+			cc.cuts.Add(1)
+			client.Close() // the answer to COMMIT never reaches the client
+			return
+		}
+	}
+}
