@@ -68,6 +68,7 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 		Hub:              h,
 		Presence:         room,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
+		SessionRecords:   st,
 		Assets:           files,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		HistorySize:      100,

@@ -15,7 +15,10 @@ import (
 // latest messages, or with ?before=ID the page of messages before ID (as a
 // fragment for htmx's "Load older messages", as a page without JavaScript).
 func (s *server) home(c echo.Context) error {
-	me, joined := s.member(c)
+	me, joined, err := s.member(c)
+	if err != nil {
+		return err
+	}
 	if !joined {
 		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{}))
 	}

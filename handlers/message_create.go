@@ -21,7 +21,10 @@ import (
 // by its stream like everyone else's, so an htmx request only gets a fresh
 // composer back and the message is never shown twice.
 func (s *server) createMessage(c echo.Context) error {
-	me, joined := s.member(c)
+	me, joined, err := s.member(c)
+	if err != nil {
+		return err
+	}
 	if !joined {
 		if isHTMX(c) {
 			return problem(http.StatusUnauthorized, "You are no longer in the chat. Reload the page to join again.")

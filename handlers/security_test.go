@@ -131,7 +131,8 @@ func TestSessionSecretRotation(t *testing.T) {
 		{"old secret kept for reading", []string{newSecret, oldSecret}, true},
 		{"old secret retired", []string{newSecret}, false},
 	} {
-		after := newTestServer(t, withSecrets(tt.secrets...))
+		// The server restarted with other secrets, on the same database.
+		after := newTestServer(t, withSecrets(tt.secrets...), func(o *handlers.Options) { o.SessionRecords = before.store })
 		req, _ := http.NewRequest(http.MethodGet, after.URL+"/", nil)
 		for _, ck := range cookies {
 			req.AddCookie(ck)

@@ -32,12 +32,25 @@ type MessageStore interface {
 	Ping(ctx context.Context) error
 }
 
+// SessionRecords keep every session: the cookie carries only its id.
+type SessionRecords interface {
+	StartSession(ctx context.Context, id, email string) error
+	Session(ctx context.Context, id string) (store.Session, error)
+	TouchSession(ctx context.Context, id string) error
+	EndSession(ctx context.Context, id string) error
+	EndSessionsOf(ctx context.Context, email string) error
+	EndedSessions(ctx context.Context, within time.Duration) ([]string, error)
+}
+
 // Options are the server's dependencies and settings.
 type Options struct {
 	Store    MessageStore
 	Hub      *hub.Hub
 	Presence *presence.Room
-	Sessions sessions.Store
+	// Sessions encodes the session cookie (signed and encrypted);
+	// SessionRecords say whether the session in it is still open.
+	Sessions       sessions.Store
+	SessionRecords SessionRecords
 	Assets   *assets.Assets
 	Logger   *slog.Logger
 
@@ -81,6 +94,7 @@ type server struct {
 
 	messageFlood, joinFlood *buckets
 	streams                 streamSlots
+	sessionStreams          sessionStreams
 }
 
 // New returns the Chatzilla HTTP handler.
@@ -92,6 +106,8 @@ func New(o Options) *echo.Echo {
 		joinFlood:    newBuckets(o.Limits.JoinsPerSecond, o.Limits.JoinBurst),
 		streams:      streamSlots{max: o.Limits.MaxStreams, maxPerSession: o.Limits.MaxStreamsPerSession, bySession: make(map[string]int)},
 	}
+	s.sessionStreams.ended = o.SessionRecords.EndedSessions
+	s.sessionStreams.logf = o.Logger.Warn
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

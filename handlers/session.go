@@ -4,20 +4,28 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
+
+	"github.com/chatzilla/chatzilla/store"
 )
 
 const (
 	sessionName = "chatzilla"
-	emailKey    = "email"
-	// idKey holds a random id per join: flood control and stream limits
-	// count per session, and an email alone does not tell sessions apart.
+	// idKey holds the session's id, the one thing the cookie carries: who
+	// joined, and whether the session is still open, are in the store, so
+	// that leaving ends every copy of the cookie.
 	idKey = "id"
 	// sessionMaxAge keeps someone joined for a month of visits.
 	sessionMaxAge = 30 * 24 * 60 * 60
+	// touchEvery is how stale a session's "last seen" may get before a
+	// request updates it: often enough to tell a live session from an
+	// abandoned one, rarely enough to cost no write per request.
+	touchEvery = time.Minute
 )
 
 // NewSessionStore returns a cookie store whose cookies are signed and
@@ -54,28 +62,51 @@ type member struct {
 	SessionID string
 }
 
-// member returns who sent the request; ok is false if they have not joined.
-// A cookie that fails to decode (forged, truncated, expired, signed with a
-// retired secret) simply means "not joined".
-func (s *server) member(c echo.Context) (m member, ok bool) {
-	sess, err := s.Sessions.Get(c.Request(), sessionName)
+// member returns who sent the request; ok is false if they have not joined,
+// or their session has ended or expired. A cookie that fails to decode
+// (forged, truncated, expired, signed with a retired secret) simply means
+// "not joined". err is set only when the store cannot say.
+func (s *server) member(c echo.Context) (m member, ok bool, err error) {
+	cookie, err := s.Sessions.Get(c.Request(), sessionName)
 	if err != nil {
-		return member{}, false
+		return member{}, false, nil
 	}
-	m.Email, _ = sess.Values[emailKey].(string)
-	m.SessionID, _ = sess.Values[idKey].(string)
-	return m, m.Email != "" && m.SessionID != ""
+	id, _ := cookie.Values[idKey].(string)
+	if id == "" {
+		return member{}, false, nil
+	}
+	ctx := c.Request().Context()
+	sess, err := s.SessionRecords.Session(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNoSession):
+		return member{}, false, nil
+	case err != nil:
+		return member{}, false, storeUnavailable(err, "Chatzilla can't check who you are right now. Try again in a moment.")
+	case sess.Ended(), time.Since(sess.LastSeen) > sessionMaxAge*time.Second:
+		return member{}, false, nil
+	}
+	if time.Since(sess.LastSeen) > touchEvery {
+		if err := s.SessionRecords.TouchSession(ctx, id); err != nil {
+			s.Logger.Warn("recording a session's last visit", "err", err)
+		}
+	}
+	return member{Email: sess.Email, SessionID: id}, true, nil
 }
 
-// startSession joins email with a new session id; endSession leaves.
+// startSession joins email with a new session.
 func (s *server) startSession(c echo.Context, email string) error {
-	return s.saveSession(c, map[any]any{emailKey: email, idKey: rand.Text()}, sessionMaxAge)
+	id := rand.Text()
+	if err := s.SessionRecords.StartSession(c.Request().Context(), id, email); err != nil {
+		return storeUnavailable(err, "You could not join: Chatzilla can't reach its database right now. Try again in a moment.")
+	}
+	return s.saveSession(c, map[any]any{idKey: id}, sessionMaxAge)
 }
 
-func (s *server) endSession(c echo.Context) error {
+// forgetSession asks the browser to delete its cookie; the session itself is
+// ended in the store.
+func (s *server) forgetSession(c echo.Context) error {
 	return s.saveSession(c, map[any]any{}, -1)
 }
-
 func (s *server) saveSession(c echo.Context, values map[any]any, maxAge int) error {
 	// A cookie that failed to decode still yields a fresh session to write.
 	sess, _ := s.Sessions.Get(c.Request(), sessionName)

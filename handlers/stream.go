@@ -47,7 +47,10 @@ const (
 // net/http's buffers and the deep stack of a request in progress: with
 // thousands of idle streams, that is most of the server's memory.
 func (s *server) stream(c echo.Context) error {
-	me, joined := s.member(c)
+	me, joined, err := s.member(c)
+	if err != nil {
+		return err
+	}
 	if !joined {
 		return problem(http.StatusUnauthorized, "Join the chat to see messages.")
 	}
@@ -94,6 +97,7 @@ func (s *server) stream(c echo.Context) error {
 		member: me,
 		log:    s.Logger.With("sender", me.Email, "ip", c.RealIP()),
 	}
+	s.sessionStreams.add(me.SessionID, conn) // so that leaving ends it
 	st.log.Info("stream connected", "after", after, "replay", replay)
 	reconnected := c.Request().Header.Get("Last-Event-ID") != ""
 	if last, ok := st.open(streamHead(c.Response().Header()), reconnected, after, replay); ok {
@@ -351,6 +355,7 @@ func (st *openStream) close(why string) {
 	}
 	st.Hub.Unsubscribe(st.sub) // hub.Wait waits for it, so before the rest
 	st.streams.release(st.member.SessionID)
+	st.sessionStreams.remove(st.member.SessionID, st.conn)
 	switch {
 	case st.clientLeft.Load():
 		why = "client left"

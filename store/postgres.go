@@ -45,6 +45,15 @@ var postgresMigrations = []string{
 	// for messages posted without one, which a unique index never compares.
 	`ALTER TABLE messages ADD COLUMN send_key TEXT`,
 	`CREATE UNIQUE INDEX messages_sender_send_key ON messages (sender, send_key)`,
+	`CREATE TABLE sessions (
+		id           TEXT        PRIMARY KEY,
+		email        TEXT        NOT NULL,
+		created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+		last_seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+		ended_at     TIMESTAMPTZ -- NULL while the session is open
+	)`,
+	`CREATE INDEX sessions_email ON sessions (email)`,
+	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
 }
 
 // Postgres is the store shared by several app instances.

@@ -34,6 +34,15 @@ var sqliteMigrations = []string{
 	// for messages posted without one, which a unique index never compares.
 	`ALTER TABLE messages ADD COLUMN send_key TEXT`,
 	`CREATE UNIQUE INDEX messages_sender_send_key ON messages (sender, send_key)`,
+	`CREATE TABLE sessions (
+		id           TEXT    PRIMARY KEY,
+		email        TEXT    NOT NULL,
+		created_at   INTEGER NOT NULL, -- unix microseconds, UTC, as all times here
+		last_seen_at INTEGER NOT NULL,
+		ended_at     INTEGER           -- NULL while the session is open
+	)`,
+	`CREATE INDEX sessions_email ON sessions (email)`,
+	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.

@@ -30,6 +30,7 @@ const shutdownTimeout = 8 * time.Second
 // appStore is what run needs of either store.
 type appStore interface {
 	handlers.MessageStore
+	handlers.SessionRecords
 	LastID(ctx context.Context) (int64, error)
 	Follow(ctx context.Context, afterID int64, deliver func(store.Message)) error
 	Close() error
@@ -127,6 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Hub:              h,
 			Presence:         room,
 			Sessions:         handlers.NewSessionStore(cfg.SessionSecret, nonEmpty(cfg.SessionSecretOld)...),
+			SessionRecords:   st,
 			Assets:           files,
 			Logger:           log,
 			HistorySize:      cfg.HistorySize,

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// StartSession records a new open session.
+func (p *Postgres) StartSession(ctx context.Context, id, email string) error {
+	if _, err := p.pool.Exec(ctx, `INSERT INTO sessions (id, email) VALUES ($1, $2)`, id, email); err != nil {
+		return fmt.Errorf("store: start session: %w", err)
+	}
+	return nil
+}
+
+// Session returns the session with the given id, ended or not, or an error
+// wrapping ErrNoSession.
+func (p *Postgres) Session(ctx context.Context, id string) (Session, error) {
+	var sess Session
+	var ended *time.Time
+	err := p.pool.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at FROM sessions WHERE id = $1`, id).
+		Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	sess.CreatedAt, sess.LastSeen = sess.CreatedAt.UTC(), sess.LastSeen.UTC()
+	if ended != nil {
+		sess.EndedAt = ended.UTC()
+	}
+	return sess, nil
+}
+
+// TouchSession records that the session was just used.
+func (p *Postgres) TouchSession(ctx context.Context, id string) error {
+	if _, err := p.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	return nil
+}
+
+// EndSession ends one session; ending an ended one does nothing.
+func (p *Postgres) EndSession(ctx context.Context, id string) error {
+	if _, err := p.pool.Exec(ctx, `UPDATE sessions SET ended_at = clock_timestamp() WHERE id = $1 AND ended_at IS NULL`, id); err != nil {
+		return fmt.Errorf("store: end session: %w", err)
+	}
+	return nil
+}
+
+// EndSessionsOf ends every open session of email.
+func (p *Postgres) EndSessionsOf(ctx context.Context, email string) error {
+	if _, err := p.pool.Exec(ctx, `UPDATE sessions SET ended_at = clock_timestamp() WHERE email = $1 AND ended_at IS NULL`, email); err != nil {
+		return fmt.Errorf("store: end sessions: %w", err)
+	}
+	return nil
+}
+
+// EndedSessions returns the ids of the sessions ended in the last within, by
+// the database's clock, which every instance shares.
+func (p *Postgres) EndedSessions(ctx context.Context, within time.Duration) ([]string, error) {
+	rows, err := p.pool.Query(ctx, `SELECT id FROM sessions WHERE ended_at > clock_timestamp() - $1::interval`, within)
+	if err != nil {
+		return nil, fmt.Errorf("store: ended sessions: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: ended sessions: %w", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,92 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// sessionStore is the session half both backends share.
+type sessionStore interface {
+	StartSession(ctx context.Context, id, email string) error
+	Session(ctx context.Context, id string) (store.Session, error)
+	TouchSession(ctx context.Context, id string) error
+	EndSession(ctx context.Context, id string) error
+	EndSessionsOf(ctx context.Context, email string) error
+	EndedSessions(ctx context.Context, within time.Duration) ([]string, error)
+}
+
+var (
+	_ sessionStore = (*store.SQLite)(nil)
+	_ sessionStore = (*store.Postgres)(nil)
+)
+
+func TestSessions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		ctx := t.Context()
+		st := mustOpen(t, open).(sessionStore)
+		if _, err := st.Session(ctx, "nobody"); !errors.Is(err, store.ErrNoSession) {
+			t.Fatalf("missing session: %v, want ErrNoSession", err)
+		}
+		for _, s := range []struct{ id, email string }{{"a1", "ann@example.com"}, {"a2", "ann@example.com"}, {"b1", "bob@example.com"}} {
+			if err := st.StartSession(ctx, s.id, s.email); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.StartSession(ctx, "a1", "eve@example.com"); err == nil {
+			t.Error("a session id was taken twice")
+		}
+		a1, err := st.Session(ctx, "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a1.Email != "ann@example.com" || a1.Ended() || time.Since(a1.CreatedAt) > time.Minute || a1.LastSeen.Before(a1.CreatedAt) {
+			t.Errorf("new session %+v", a1)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := st.TouchSession(ctx, "a1"); err != nil {
+			t.Fatal(err)
+		}
+		if touched, _ := st.Session(ctx, "a1"); !touched.LastSeen.After(a1.LastSeen) {
+			t.Errorf("last seen %v after touch, was %v", touched.LastSeen, a1.LastSeen)
+		}
+
+		if ids, err := st.EndedSessions(ctx, time.Minute); err != nil || len(ids) != 0 {
+			t.Fatalf("ended sessions before any ended: %v %v", ids, err)
+		}
+		if err := st.EndSession(ctx, "b1"); err != nil {
+			t.Fatal(err)
+		}
+		if b1, _ := st.Session(ctx, "b1"); !b1.Ended() {
+			t.Error("b1 not ended")
+		}
+		if a1, _ := st.Session(ctx, "a1"); a1.Ended() {
+			t.Error("ending b1 ended a1")
+		}
+		if err := st.EndSessionsOf(ctx, "ann@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		ids, err := st.EndedSessions(ctx, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, []string{"a1", "a2", "b1"}) {
+			t.Errorf("ended sessions %v", ids)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if ids, err := st.EndedSessions(ctx, 20*time.Millisecond); err != nil || len(ids) != 0 {
+			t.Errorf("sessions ended over 20ms ago counted as recent: %v %v", ids, err)
+		}
+
+		// Sessions are kept across a reopen (a restart).
+		again := mustOpen(t, open).(sessionStore)
+		if b1, err := again.Session(ctx, "b1"); err != nil || !b1.Ended() || b1.Email != "bob@example.com" {
+			t.Errorf("after reopen: %+v %v", b1, err)
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Session writes go through the writer's one connection, between group
+// commits: SQLite has one writer at a time whatever we do.
+
+// StartSession records a new open session.
+func (s *SQLite) StartSession(ctx context.Context, id, email string) error {
+	now := time.Now().UnixMicro()
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO sessions (id, email, created_at, last_seen_at) VALUES (?, ?, ?, ?)`,
+		id, email, now, now); err != nil {
+		return fmt.Errorf("store: start session: %w", err)
+	}
+	return nil
+}
+
+// Session returns the session with the given id, ended or not, or an error
+// wrapping ErrNoSession.
+func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
+	var sess Session
+	var created, seen int64
+	var ended sql.NullInt64
+	err := s.reader.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at FROM sessions WHERE id = ?`, id).
+		Scan(&sess.ID, &sess.Email, &created, &seen, &ended)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	sess.CreatedAt, sess.LastSeen = time.UnixMicro(created).UTC(), time.UnixMicro(seen).UTC()
+	if ended.Valid {
+		sess.EndedAt = time.UnixMicro(ended.Int64).UTC()
+	}
+	return sess, nil
+}
+
+// TouchSession records that the session was just used.
+func (s *SQLite) TouchSession(ctx context.Context, id string) error {
+	if _, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, time.Now().UnixMicro(), id); err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	return nil
+}
+
+// EndSession ends one session; ending an ended one does nothing.
+func (s *SQLite) EndSession(ctx context.Context, id string) error {
+	if _, err := s.writer.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL`, time.Now().UnixMicro(), id); err != nil {
+		return fmt.Errorf("store: end session: %w", err)
+	}
+	return nil
+}
+
+// EndSessionsOf ends every open session of email.
+func (s *SQLite) EndSessionsOf(ctx context.Context, email string) error {
+	if _, err := s.writer.ExecContext(ctx, `UPDATE sessions SET ended_at = ? WHERE email = ? AND ended_at IS NULL`, time.Now().UnixMicro(), email); err != nil {
+		return fmt.Errorf("store: end sessions: %w", err)
+	}
+	return nil
+}
+
+// EndedSessions returns the ids of the sessions ended in the last within.
+func (s *SQLite) EndedSessions(ctx context.Context, within time.Duration) ([]string, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM sessions WHERE ended_at > ?`, time.Now().Add(-within).UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("store: ended sessions: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: ended sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: ended sessions: %w", err)
+	}
+	return ids, nil
+}
