@@ -1,8 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"cmp"
 	"fmt"
 	"io"
 	"strconv"
@@ -19,7 +18,8 @@ type setting struct {
 var settings = []setting{
 	{"PORT", "5000", "TCP port to listen on (all interfaces)"},
 	{"DATABASE_URL", "sqlite:chatzilla.db", "where messages are kept: sqlite:PATH, or postgres://... / postgresql://... for PostgreSQL (required on Heroku)"},
-	{"SESSION_SECRET", "", "secret (32+ characters) that signs and encrypts session cookies; required in production, random per start otherwise"},
+	{"SESSION_SECRET", "", "secret (32+ characters) that signs and encrypts session cookies; required in production, kept in SESSION_SECRET_FILE otherwise"},
+	{"SESSION_SECRET_FILE", devSecretFile, "outside production, where a secret is made and kept when SESSION_SECRET is not set"},
 	{"SESSION_SECRET_OLD", "", "previous SESSION_SECRET, still accepted while you rotate secrets"},
 	{"HISTORY_SIZE", "100", "how many recent messages a page shows (1-1000)"},
 	{"MESSAGE_MAX_LENGTH", "2000", "longest message in characters (1-10000)"},
@@ -51,20 +51,20 @@ type config struct {
 	Database         database
 	SessionSecret    string
 	SessionSecretOld string
-	// SessionSecretGenerated is true when no secret was configured and
-	// one was made up for this run: sessions won't survive a restart.
-	SessionSecretGenerated bool
-	HistorySize            int
-	MaxMessageLength       int
-	TrustProxy             bool
-	Production             bool
-	FloodControl           bool
-	MessageRate, JoinRate  float64
-	MessageBurst           int
-	JoinBurst              int
-	MaxStreams             int
-	MaxStreamsPerSession   int
-	PresenceGrace          time.Duration
+	// SessionSecretFile is set when no secret was configured outside
+	// production: the secret is then the one kept in this file.
+	SessionSecretFile     string
+	HistorySize           int
+	MaxMessageLength      int
+	TrustProxy            bool
+	Production            bool
+	FloodControl          bool
+	MessageRate, JoinRate float64
+	MessageBurst          int
+	JoinBurst             int
+	MaxStreams            int
+	MaxStreamsPerSession  int
+	PresenceGrace         time.Duration
 }
 
 // database is a parsed DATABASE_URL.
@@ -128,9 +128,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	case c.SessionSecret == "" && c.Production:
 		return c, fmt.Errorf("SESSION_SECRET must be set in production (heroku config:set SESSION_SECRET=$(openssl rand -hex 32))")
 	case c.SessionSecret == "":
-		b := make([]byte, 32)
-		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		c.SessionSecret, c.SessionSecretGenerated = hex.EncodeToString(b), true
+		c.SessionSecretFile = cmp.Or(getenv("SESSION_SECRET_FILE"), devSecretFile)
 	case len(c.SessionSecret) < minSecretLength:
 		return c, fmt.Errorf("SESSION_SECRET must be at least %d characters long", minSecretLength)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -22,8 +23,8 @@ func TestLoadConfig(t *testing.T) {
 			if c.Database != (database{Kind: "sqlite", Path: "chatzilla.db"}) {
 				t.Errorf("database %+v", c.Database)
 			}
-			if !c.SessionSecretGenerated || len(c.SessionSecret) < 32 {
-				t.Error("no generated session secret")
+			if c.SessionSecretFile != ".chatzilla/session-secret" || c.SessionSecret != "" {
+				t.Errorf("no secret given: file %q, secret %q; want the development secret's file", c.SessionSecretFile, c.SessionSecret)
 			}
 		}},
 		{"sqlite path", map[string]string{"DATABASE_URL": "sqlite:/tmp/x.db"}, "", func(t *testing.T, c config) {
@@ -87,5 +88,70 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "PORT") {
 		t.Fatalf("err = %v, want one naming PORT", err)
+	}
+}
+
+// TestDevelopmentSecretIsKept starts without SESSION_SECRET twice: the second
+// start uses the secret the first one made and kept, so whoever joined is
+// still joined after the restart.
+func TestDevelopmentSecretIsKept(t *testing.T) {
+	file := t.TempDir() + "/.chatzilla/session-secret"
+	env := map[string]string{
+		"SESSION_SECRET":      "",
+		"SESSION_SECRET_FILE": file,
+		"DATABASE_URL":        "sqlite:" + t.TempDir() + "/chat.db",
+	}
+	first := startChatzilla(t, env)
+	if !strings.Contains(first.logs.String(), "made now") {
+		t.Errorf("start log does not say the secret was made:\n%s", first.logs.String())
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, want 0600", info.Mode().Perm())
+	}
+	made, _ := os.ReadFile(file)
+	bob := join(t, first.URL, "bob@example.com")
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startChatzilla(t, env)
+	if !strings.Contains(second.logs.String(), "kept from an earlier run") {
+		t.Errorf("start log does not say the secret was kept:\n%s", second.logs.String())
+	}
+	if kept, _ := os.ReadFile(file); !bytes.Equal(kept, made) {
+		t.Error("the secret changed between starts")
+	}
+	if !bob.at(second.URL).joined() {
+		t.Error("not joined after a restart with the kept secret")
+	}
+}
+
+func TestDevelopmentSecretFileErrors(t *testing.T) {
+	short := t.TempDir() + "/secret"
+	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	blocked := t.TempDir() + "/file"
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{short, blocked + "/secret"} {
+		if _, _, err := devSessionSecret(path); err == nil || !strings.Contains(err.Error(), "SESSION_SECRET_FILE") {
+			t.Errorf("%s: err %v, want one naming SESSION_SECRET_FILE", path, err)
+		}
+	}
+}
+
+func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"chatzilla"}, func(k string) string {
+		return map[string]string{"DYNO": "web.1", "DATABASE_URL": "postgres://h/db", "SESSION_SECRET_FILE": t.TempDir() + "/s"}[k]
+	}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "SESSION_SECRET") {
+		t.Errorf("run in production without a secret: %v", err)
 	}
 }

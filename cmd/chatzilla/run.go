@@ -58,8 +58,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	if cfg.SessionSecretGenerated {
-		log.Warn("SESSION_SECRET is not set: using a random one, so everyone must join again after a restart")
+	if cfg.SessionSecretFile != "" {
+		secret, created, err := devSessionSecret(cfg.SessionSecretFile)
+		if err != nil {
+			return err
+		}
+		cfg.SessionSecret = secret
+		how := "kept from an earlier run"
+		if created {
+			how = "made now"
+		}
+		log.Info("SESSION_SECRET is not set: using the development secret in "+cfg.SessionSecretFile+" ("+how+"); set SESSION_SECRET in production", "file", cfg.SessionSecretFile)
 	}
 	files, err := assets.Embedded()
 	if err != nil {
