@@ -7,8 +7,16 @@ VENDOR := assets/static/vendor
 
 .PHONY: run build assets generate check-generated test test-short vet bench clean
 
+# run builds, then runs the binary itself rather than `go run`, so that
+# Ctrl-C reaches chatzilla, which shuts down cleanly and exits 0. In a
+# terminal the server runs as the foreground job (set -m, fg): Ctrl-C then
+# goes to it alone, not to make too, which would die of the signal (exit 130).
 run: assets
-	PORT=$(PORT) $(GO) run ./cmd/chatzilla
+	@echo "Building bin/chatzilla (the first build compiles SQLite and takes a minute or two)..."
+	@$(GO) build -o bin/chatzilla ./cmd/chatzilla
+	@echo "Starting bin/chatzilla on port $(PORT); Ctrl-C stops it."
+	@if [ -t 0 ]; then set -m; PORT=$(PORT) ./bin/chatzilla & fg %1 >/dev/null; \
+	else PORT=$(PORT) exec ./bin/chatzilla; fi
 
 build: assets
 	$(GO) build -o bin/chatzilla ./cmd/chatzilla

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,13 @@ func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
 	}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "SESSION_SECRET") {
 		t.Errorf("run in production without a secret: %v", err)
+	}
+}
+
+func TestStartLogEndsWithALink(t *testing.T) {
+	inst := startChatzilla(t, nil)
+	port := strings.TrimPrefix(inst.URL, "http://127.0.0.1:")
+	if !regexp.MustCompile(`msg="chatzilla started" .* url=http://localhost:` + port + `\n`).MatchString(inst.logs.String()) {
+		t.Errorf("the start line does not end with http://localhost:%s:\n%s", port, inst.logs.String())
 	}
 }

@@ -167,7 +167,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if maxConns > 0 {
 		ln = &limitListener{Listener: ln, max: int64(maxConns)}
 	}
-	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams, "max_connections", maxConns)
+	// The URL comes last on the line, so a terminal makes it a link that
+	// ends where it does.
+	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams, "max_connections", maxConns,
+		"url", "http://localhost:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
