@@ -48,9 +48,13 @@ vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# The tests run through testreport, which prints what go test does (the
+# ok/FAIL line of each package, the output of failing tests) and then every
+# skipped test with its reason, and exits with go test's status.
 test: assets check-generated vet
-	$(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz FuzzMessagePipeline -fuzztime 15s ./handlers
+	@$(GO) build -o bin/testreport ./internal/testreport
+	GO=$(GO) bin/testreport -race -count=1 -timeout 20m ./...
 
 test-short: assets
 	$(GO) test -short -count=1 ./...
