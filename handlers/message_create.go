@@ -32,6 +32,12 @@ func (s *server) createMessage(c echo.Context) error {
 		return seeOther(c, "/")
 	}
 
+	// A body over the limit, sent chunked, is only found too large while
+	// the form is read; FormValue would then see an empty form.
+	var tooLarge *echo.HTTPError
+	if err := c.Request().ParseForm(); errors.As(err, &tooLarge) {
+		return tooLarge
+	}
 	typed, key := c.FormValue("message"), c.FormValue("key")
 	text, reason := validateMessage(typed, s.MaxMessageLength)
 	status := http.StatusUnprocessableEntity

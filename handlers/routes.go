@@ -1,16 +1,22 @@
 package handlers
 
 import (
+	"strconv"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/chatzilla/chatzilla/assets"
 )
 
-// maxBodyBytes bounds every request body. A form with one message of the
-// longest allowed length (2,000 characters of up to 4 bytes, percent-encoded)
-// fits easily; anything larger is not a chat message.
-const maxBodyBytes = "64K"
+// maxBodyBytes bounds every request body: a form with one message of
+// maxLength characters, each up to 4 bytes and percent-encoded (3 bytes per
+// byte), fits, with room for the other fields; anything larger is not a chat
+// message.
+func maxBodyBytes(maxLength int) int64 {
+	const perCharacter, otherFields = 4 * 3, 4 << 10
+	return int64(maxLength)*perCharacter + otherFields
+}
 
 func (s *server) routes(e *echo.Echo) {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -24,7 +30,7 @@ func (s *server) routes(e *echo.Echo) {
 	}))
 	e.Use(s.securityHeaders)
 	e.Use(crossOrigin())
-	e.Use(middleware.BodyLimit(maxBodyBytes))
+	e.Use(middleware.BodyLimit(strconv.FormatInt(maxBodyBytes(s.MaxMessageLength), 10)))
 
 	e.GET("/", s.home)
 	e.POST("/join", s.join)

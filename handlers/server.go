@@ -51,8 +51,8 @@ type Options struct {
 	// SessionRecords say whether the session in it is still open.
 	Sessions       sessions.Store
 	SessionRecords SessionRecords
-	Assets   *assets.Assets
-	Logger   *slog.Logger
+	Assets         *assets.Assets
+	Logger         *slog.Logger
 
 	HistorySize      int // messages shown when the page loads
 	MaxMessageLength int // in characters
