@@ -94,6 +94,8 @@ func (r *report) handle(e event) {
 		if e.Output != "PASS\n" {
 			fmt.Fprint(r.w, e.Output)
 		}
+	case e.Test == "" && e.Action == "skip":
+		// A package without tests: go test has said so on its own line.
 	case e.Test == "" && e.Action == "fail":
 		// A package that failed outside any finished test (a panic, a
 		// timeout): show what its unfinished tests printed.

@@ -29,6 +29,8 @@ func TestReport(t *testing.T) {
 		`{"Action":"output","Package":"p/b","Output":"FAIL\n"}`,
 		`{"Action":"output","Package":"p/b","Output":"FAIL\tp/b\t0.02s\n"}`,
 		`{"Action":"fail","Package":"p/b"}`,
+		`{"Action":"output","Package":"p/c","Output":"?   \tp/c\t[no test files]\n"}`,
+		`{"Action":"skip","Package":"p/c"}`,
 		`not json at all`,
 	}, "\n")
 	var out strings.Builder
@@ -40,6 +42,7 @@ func TestReport(t *testing.T) {
 	want := "ok  \tp/a\t0.01s\n" +
 		"    b_test.go:5: got 1, want 2\n--- FAIL: TestBad (0.00s)\n" +
 		"FAIL\nFAIL\tp/b\t0.02s\n" +
+		"?   \tp/c\t[no test files]\n" +
 		"not json at all\n" +
 		"\n1 skipped (not a full run):\n" +
 		"SKIP p/a TestDB: a_test.go:12: no PostgreSQL at 127.0.0.1:5432\n"
