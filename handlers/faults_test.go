@@ -95,7 +95,7 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("post after recovery: %d", resp.StatusCode)
 	}
 	// The stream stayed up through the outage and carries the next message.
-	if line := s.nextData(t); !strings.Contains(line, "bob@example.com</b>: back") {
+	if line := s.nextData(t); !strings.Contains(line, "bob@example.com</bdi></b>: <bdi>back") {
 		t.Errorf("stream after recovery: %q", line)
 	}
 	if ms := ts.messages(t); len(ms) != 1 || ms[0].Content != "back" {
@@ -185,7 +185,7 @@ func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
 			if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"back"}}, true); resp.StatusCode != http.StatusOK {
 				t.Fatalf("post: %d", resp.StatusCode)
 			}
-			if line := s.nextData(t); !strings.Contains(line, "bob@example.com</b>: back") {
+			if line := s.nextData(t); !strings.Contains(line, "bob@example.com</bdi></b>: <bdi>back") {
 				t.Errorf("stream after the failed one: %q", line)
 			}
 		})
@@ -220,7 +220,7 @@ func TestStreamReplaysSeveralPagesThenGoesLive(t *testing.T) {
 	if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"live"}}, true); resp.StatusCode != http.StatusOK {
 		t.Fatalf("post: %d", resp.StatusCode)
 	}
-	if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", stored+1)) || !strings.Contains(line, ": live<") {
+	if line := s.nextData(t); !strings.HasPrefix(line, fmt.Sprintf("data: <li id=\"m-%d\"", stored+1)) || !strings.Contains(line, ">live</bdi><") {
 		t.Errorf("live message after the replay: %q", line)
 	}
 }

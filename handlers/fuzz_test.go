@@ -11,7 +11,7 @@ import (
 
 // messageItem is the shape of a rendered message; the groups are the
 // avatar's initials, the sender and the content, all derived from user text.
-var messageItem = regexp.MustCompile(`^<li id="m-7" class="av-[0-7]" data-initials="([^"]*)"><b>(.*)</b>: (.*)<time datetime="[0-9TZ:-]+" title="[^"<>]+">[0-9]{2}:[0-9]{2}</time></li>$`)
+var messageItem = regexp.MustCompile(`^<li id="m-7" class="av-[0-7]" data-initials="([^"]*)"><b><bdi>(.*)</bdi></b>: <bdi>(.*)</bdi><time datetime="[0-9TZ:-]+" title="[^"<>]+">[0-9]{2}:[0-9]{2}</time></li>$`)
 
 // FuzzMessagePipeline feeds arbitrary text through what every message goes
 // through, validation, rendering and SSE framing, and checks that whatever

@@ -222,7 +222,7 @@ func TestJoinedHomeShowsHistoryComposerAndStream(t *testing.T) {
 	if strings.Join(items, "|") != strings.Join(want, "|") {
 		t.Errorf("history %q, want %q", items, want)
 	}
-	if !strings.Contains(resp.body, `<li id="m-2" class="av-5" data-initials="A"><b>ann@example.com</b>: second &lt;i&gt;x&lt;/i&gt;<time datetime="`) {
+	if !strings.Contains(resp.body, `<li id="m-2" class="av-5" data-initials="A"><b><bdi>ann@example.com</bdi></b>: <bdi>second &lt;i&gt;x&lt;/i&gt;</bdi><time datetime="`) {
 		t.Errorf("message 2 not rendered as the stream fragment:\n%s", resp.body)
 	}
 	if d.Find(`form[method="post"][action="/messages"] textarea[name="message"][required]`).Length() != 1 {

@@ -27,7 +27,7 @@ func BenchmarkMessageFrame(b *testing.B) {
 
 // BenchmarkEncodeEvent is the SSE framing alone.
 func BenchmarkEncodeEvent(b *testing.B) {
-	data := []byte(`<li id="m-123456" class="av-1" data-initials="AL"><b>ada.lovelace@example.com</b>: Hello &lt;everyone&gt; &amp; welcome!<time datetime="2026-11-25T12:00:00Z" title="25 Nov 2026 12:00 UTC">12:00</time></li>`)
+	data := []byte(`<li id="m-123456" class="av-1" data-initials="AL"><b><bdi>ada.lovelace@example.com</bdi></b>: <bdi>Hello &lt;everyone&gt; &amp; welcome!</bdi><time datetime="2026-11-25T12:00:00Z" title="25 Nov 2026 12:00 UTC">12:00</time></li>`)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {

@@ -45,7 +45,7 @@ func TestMessageFrameIsTheListItem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "id: 42\ndata: <li id=\"m-42\" class=\"av-1\" data-initials=\"B\"><b>bob@example.com</b>: hi &lt;b&gt;&#34;you&#34;&lt;/b&gt; &amp; me<br>second line" +
+	want := "id: 42\ndata: <li id=\"m-42\" class=\"av-1\" data-initials=\"B\"><b><bdi>bob@example.com</bdi></b>: <bdi>hi &lt;b&gt;&#34;you&#34;&lt;/b&gt; &amp; me<br>second line</bdi>" +
 		"<time datetime=\"2026-11-25T09:05:07Z\" title=\"25 Nov 2026 09:05 UTC\">09:05</time></li>\n\n"
 	if string(got) != want {
 		t.Errorf("frame\n%q\nwant\n%q", got, want)

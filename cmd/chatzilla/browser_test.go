@@ -274,11 +274,12 @@ type shownMessage struct {
 func (p *browserPerson) messages() []shownMessage {
 	p.t.Helper()
 	// A message as a person reads it: its text without the time, and the
-	// elements in it other than the time.
+	// elements in it other than the time and the <bdi>s that isolate the
+	// sender and the text.
 	return evaluate[[]shownMessage](p, `Array.from(document.querySelectorAll("#messages > li[id^='m-']"), li => {
 		const c = li.cloneNode(true);
 		c.querySelectorAll("time").forEach(t => t.remove());
-		return {text: c.textContent, elements: c.querySelectorAll("*").length, html: li.outerHTML};
+		return {text: c.textContent, elements: c.querySelectorAll("*:not(bdi)").length, html: li.outerHTML};
 	})`)
 }
 

@@ -156,7 +156,7 @@ func TestBrowserEnterSendsShiftEnterAddsALine(t *testing.T) {
 	alice.do(chromedp.KeyEvent(kb.Enter))
 
 	twoLines := bob.waitForMessage("alice@example.com: First lineSecond line", sent)
-	if !strings.Contains(twoLines.HTML, "<b>alice@example.com</b>: First line<br>Second line") {
+	if !strings.Contains(twoLines.HTML, "<b><bdi>alice@example.com</bdi></b>: <bdi>First line<br>Second line") {
 		t.Errorf("the two-line message is not shown on two lines: %s", twoLines.HTML)
 	}
 	// Had Shift+Enter sent "First line", Bob would have had it before.

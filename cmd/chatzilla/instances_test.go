@@ -50,7 +50,7 @@ func TestInstancesShareMessagesLive(t *testing.T) {
 
 	bob.say("hello from A")
 	got := onB.next(t, 1, time.Second)
-	if got[0].id != 1 || !strings.Contains(got[0].data, "<b>bob@example.com</b>: hello from A") {
+	if got[0].id != 1 || !strings.Contains(got[0].data, "<b><bdi>bob@example.com</bdi></b>: <bdi>hello from A") {
 		t.Errorf("B received %+v", got)
 	}
 	ann.say("hello from B")

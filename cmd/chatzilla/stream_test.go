@@ -256,7 +256,7 @@ func TestStreamReplaysThenGoesLive(t *testing.T) {
 	live.quiet(t, 200*time.Millisecond)
 
 	bob.say("message 4 <b>bold</b>")
-	want := regexp.MustCompile(`^<li id="m-4" class="av-1" data-initials="B"><b>bob@example.com</b>: message 4 &lt;b&gt;bold&lt;/b&gt;<time datetime="[^"]+" title="[^"]+">\d\d:\d\d</time></li>$`)
+	want := regexp.MustCompile(`^<li id="m-4" class="av-1" data-initials="B"><b><bdi>bob@example.com</bdi></b>: <bdi>message 4 &lt;b&gt;bold&lt;/b&gt;</bdi><time datetime="[^"]+" title="[^"]+">\d\d:\d\d</time></li>$`)
 	for i, s := range append(streams, live) {
 		got := s.next(t, 1, time.Second)
 		if got[0].id != 4 || !want.MatchString(got[0].data) {
