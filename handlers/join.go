@@ -16,7 +16,7 @@ func (s *server) join(c echo.Context) error {
 	email, reason := validateEmail(typed)
 	status := http.StatusUnprocessableEntity
 	if reason == "" && s.Limits.FloodControl {
-		if ok, wait := s.joinFlood.take(time.Now(), "ip:"+c.RealIP()); !ok {
+		if ok, wait := s.joinFlood.take(time.Now(), clientKey(c)); !ok {
 			secs := retryAfterSeconds(wait)
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 			status, reason = http.StatusTooManyRequests, "Too many joins from your network. Try again in "+plural(secs, "second")+"."

@@ -49,7 +49,7 @@ func (s *server) createMessage(c echo.Context) error {
 		}
 	}
 	if reason == "" && s.Limits.FloodControl {
-		if ok, wait := s.messageFlood.take(time.Now(), "session:"+me.SessionID, "ip:"+c.RealIP()); !ok {
+		if ok, wait := s.messageFlood.take(time.Now(), "session:"+me.SessionID, clientKey(c)); !ok {
 			secs := retryAfterSeconds(wait)
 			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 			status, reason = http.StatusTooManyRequests, "You're sending messages too fast. Wait "+plural(secs, "second")+" and send again."

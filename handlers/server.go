@@ -61,6 +61,9 @@ type Options struct {
 	// X-Forwarded-For and X-Forwarded-Proto; otherwise those headers are
 	// ignored, since any client could send them.
 	TrustProxy bool
+	// TrustedHops is how many proxies in front of the app append to
+	// X-Forwarded-For (Heroku: 1); used with TrustProxy, 0 means 1.
+	TrustedHops int
 
 	Limits Limits
 
@@ -112,11 +115,11 @@ func New(o Options) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	hops := 0
 	if o.TrustProxy {
-		e.IPExtractor = echo.ExtractIPFromXFFHeader()
-	} else {
-		e.IPExtractor = echo.ExtractIPDirect()
+		hops = max(1, o.TrustedHops)
 	}
+	e.IPExtractor = clientAddress(hops)
 	s.routes(e)
 	return e
 }

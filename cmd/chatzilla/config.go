@@ -32,6 +32,7 @@ var settings = []setting{
 	{"STREAMS_PER_SESSION", "10", "open live streams (tabs) per session; beyond it 503"},
 	{"PRESENCE_GRACE", "5s", "how long someone stays in \"who's online\" after their last tab closed, so reloads and reconnects go unnoticed"},
 	{"TRUST_PROXY", "false (true on Heroku)", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app"},
+	{"TRUST_PROXY_HOPS", "1", "with TRUST_PROXY, how many proxies in front of the app append to X-Forwarded-For (Heroku's router is 1): the client address is taken that many entries from the right"},
 	{"DYNO", "", "set by Heroku; its presence means production"},
 }
 
@@ -57,6 +58,7 @@ type config struct {
 	HistorySize           int
 	MaxMessageLength      int
 	TrustProxy            bool
+	TrustProxyHops        int
 	Production            bool
 	FloodControl          bool
 	MessageRate, JoinRate float64
@@ -93,6 +95,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.TrustProxy, err = boolSetting(getenv, "TRUST_PROXY", c.Production); err != nil {
+		return c, err
+	}
+	if c.TrustProxyHops, err = intSetting(getenv, "TRUST_PROXY_HOPS", 1, 1, 10); err != nil {
 		return c, err
 	}
 	if c.FloodControl, err = onOffSetting(getenv, "RATE_LIMITS", true); err != nil {

@@ -143,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			HistorySize:      cfg.HistorySize,
 			MaxMessageLength: cfg.MaxMessageLength,
 			TrustProxy:       cfg.TrustProxy,
+			TrustedHops:      cfg.TrustProxyHops,
 			Limits: handlers.Limits{
 				FloodControl:         cfg.FloodControl,
 				MessagesPerSecond:    cfg.MessageRate,

@@ -291,7 +291,7 @@ func TestStreamNoGapNoDuplicateWhileReplaying(t *testing.T) {
 	for i, s := range streams {
 		got := s.next(t, total-int(starts[i]), 10*time.Second)
 		for j, e := range got {
-			if want := starts[i] + int64(j) + 1; e.id != want || !strings.Contains(e.data, fmt.Sprintf(": m%d<", want)) {
+			if want := starts[i] + int64(j) + 1; e.id != want || !strings.Contains(e.data, fmt.Sprintf(">m%d</bdi><", want)) {
 				t.Fatalf("stream after %d: event %d is %+v, want message %d", starts[i], j, e, want)
 			}
 		}
@@ -333,7 +333,7 @@ func TestMessagesSurviveRestart(t *testing.T) {
 	}
 	second := startChatzilla(t, map[string]string{"DATABASE_URL": db})
 	s := join(t, second.URL, "ann@example.com").open("?after=0", "")
-	if got := s.next(t, 1, time.Second); !strings.Contains(got[0].data, "bob@example.com</b>: kept") {
+	if got := s.next(t, 1, time.Second); !strings.Contains(got[0].data, "bob@example.com</bdi></b>: <bdi>kept") {
 		t.Errorf("after restart: %+v", got)
 	}
 }
