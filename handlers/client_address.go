@@ -77,5 +77,9 @@ func addressKey(addr string) string {
 	return "ip:" + a.String()
 }
 
+// AddressKey is the key under which flood control and connection limits
+// count a client address (see addressKey).
+func AddressKey(addr string) string { return addressKey(addr) }
+
 // clientKey is the flood-control key of the request's client.
 func clientKey(c echo.Context) string { return addressKey(c.RealIP()) }

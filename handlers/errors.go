@@ -14,9 +14,10 @@ import (
 // userError is a problem a person can understand and usually fix: it carries
 // the status to answer with and the sentence to show.
 type userError struct {
-	status  int
-	message string
-	cause   error // logged for 5xx, never shown
+	status     int
+	message    string
+	cause      error // logged for 5xx, never shown
+	retryAfter int   // seconds, for the Retry-After header; 0: the default (5 s for a 503, else none)
 }
 
 func (e *userError) Error() string {
@@ -65,6 +66,15 @@ func (s *server) handleError(err error, c echo.Context) {
 		}
 	}
 	switch {
+	case c.Request().Context().Err() != nil:
+		// The client went away (closed the tab, gave up, timed out) and
+		// whatever failed failed because of it: nobody is waiting for an
+		// answer, and nothing is wrong with the server.
+		s.Logger.Info("client left before the answer", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		return
+	case status == http.StatusRequestTimeout && ue != nil:
+		// A client too slow to send its request: the client's problem.
+		s.Logger.Info("request too slow", "method", c.Request().Method, "path", c.Request().URL.Path, "err", ue.cause)
 	case status >= 500 && (ue == nil || ue.cause != nil):
 		s.Logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 	case status >= 500:
@@ -74,7 +84,10 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	if status == http.StatusServiceUnavailable {
+	switch {
+	case ue != nil && ue.retryAfter > 0:
+		c.Response().Header().Set("Retry-After", strconv.Itoa(ue.retryAfter))
+	case status == http.StatusServiceUnavailable:
 		c.Response().Header().Set("Retry-After", "5")
 	}
 

@@ -12,7 +12,10 @@ import (
 
 // join starts a session for a valid email address.
 func (s *server) join(c echo.Context) error {
-	typed := c.FormValue("email")
+	typed, err := formValue(c, "email")
+	if err != nil {
+		return err
+	}
 	email, reason := validateEmail(typed)
 	status := http.StatusUnprocessableEntity
 	if reason == "" && s.Limits.FloodControl {

@@ -32,13 +32,11 @@ func (s *server) createMessage(c echo.Context) error {
 		return seeOther(c, "/")
 	}
 
-	// A body over the limit, sent chunked, is only found too large while
-	// the form is read; FormValue would then see an empty form.
-	var tooLarge *echo.HTTPError
-	if err := c.Request().ParseForm(); errors.As(err, &tooLarge) {
-		return tooLarge
+	typed, err := formValue(c, "message")
+	if err != nil {
+		return err
 	}
-	typed, key := c.FormValue("message"), c.FormValue("key")
+	key := c.FormValue("key")
 	text, reason := validateMessage(typed, s.MaxMessageLength)
 	status := http.StatusUnprocessableEntity
 	if !validKey(key) {
@@ -73,12 +71,24 @@ func (s *server) createMessage(c echo.Context) error {
 
 	m, err := s.Store.AddMessageOnce(c.Request().Context(), me.Email, text, key)
 	switch {
+	case c.Request().Context().Err() != nil:
+		// The client left, and the store may be fine: the outcome says
+		// nothing about the store's health.
+	case errors.Is(err, store.ErrAlreadyStored):
+		s.writeHealth.record(nil)
+	default:
+		s.writeHealth.record(err)
+	}
+	switch {
 	case err == nil:
 		s.Logger.Info("message", "id", m.ID, "sender", me.Email)
 	case errors.Is(err, store.ErrAlreadyStored):
 		// A retry of a message that was stored: the sender missed the
 		// answer, so it is given again, and nothing is stored or sent twice.
 		s.Logger.Info("message already stored", "sender", me.Email)
+	case c.Request().Context().Err() != nil:
+		s.Logger.Info("storing message: client left before the answer", "sender", me.Email, "err", err)
+		return nil
 	default:
 		s.Logger.Error("storing message", "sender", me.Email, "err", err)
 		c.Response().Header().Set("Retry-After", "5")

@@ -69,6 +69,10 @@ type Options struct {
 
 	// StreamWriteTimeout bounds each write to a stream; 0 means 10 s.
 	StreamWriteTimeout time.Duration
+	// MaxReplay is the most stored messages a stream replays; a page
+	// further behind is told to reload its list instead. 0 means
+	// defaultMaxReplay.
+	MaxReplay int
 }
 
 // Limits bound what one session, one client address and everyone together
@@ -86,18 +90,34 @@ type Limits struct {
 	JoinsPerSecond float64
 	JoinBurst      int
 	// MaxStreams bounds open streams in all; MaxStreamsPerSession bounds
-	// one session's (tabs of one browser).
+	// one session's (tabs of one browser), MaxStreamsPerAddress one client
+	// address's (0: no cap).
 	MaxStreams           int
 	MaxStreamsPerSession int
+	MaxStreamsPerAddress int
+	// StreamOpensPerSecond and StreamOpenBurst size each session's bucket
+	// for opening streams; each address's bucket refills addressOpensFactor
+	// times as fast and holds MaxStreamsPerAddress (or StreamOpenBurst, if
+	// larger), so an office reconnecting after a restart gets through.
+	// 0 opens per second: not limited.
+	StreamOpensPerSecond float64
+	StreamOpenBurst      int
 }
+
+// addressOpensFactor is how many sessions' worth of stream opens one client
+// address gets: many people may share an address, but far fewer reconnect
+// in the same second than there are streams open.
+const addressOpensFactor = 25
 
 type server struct {
 	Options
 	page views.Page
 
-	messageFlood, joinFlood *buckets
-	streams                 streamSlots
-	sessionStreams          sessionStreams
+	messageFlood, joinFlood         *buckets
+	streamFlood, addressStreamFlood *buckets
+	streams                         *streamSlots
+	sessionStreams                  sessionStreams
+	writeHealth                     writeHealth
 }
 
 // New returns the Chatzilla HTTP handler.
@@ -107,7 +127,11 @@ func New(o Options) *echo.Echo {
 		page:         pageAssets(o.Assets),
 		messageFlood: newBuckets(o.Limits.MessagesPerSecond, o.Limits.MessageBurst),
 		joinFlood:    newBuckets(o.Limits.JoinsPerSecond, o.Limits.JoinBurst),
-		streams:      streamSlots{max: o.Limits.MaxStreams, maxPerSession: o.Limits.MaxStreamsPerSession, bySession: make(map[string]int)},
+		streams:      newStreamSlots(o.Limits),
+	}
+	if l := o.Limits; l.StreamOpensPerSecond > 0 {
+		s.streamFlood = newBuckets(l.StreamOpensPerSecond, l.StreamOpenBurst)
+		s.addressStreamFlood = newBuckets(l.StreamOpensPerSecond*addressOpensFactor, max(l.MaxStreamsPerAddress, l.StreamOpenBurst))
 	}
 	s.sessionStreams.ended = o.SessionRecords.EndedSessions
 	s.sessionStreams.logf = o.Logger.Warn

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
 )
@@ -26,50 +25,50 @@ type sessionStreams struct {
 	logf  func(msg string, args ...any)
 
 	mu       sync.Mutex
-	open     map[string]map[net.Conn]struct{} // by session id
-	watching bool                             // a watch goroutine runs
+	open     map[string]map[*openStream]struct{} // by session id
+	watching bool                                // a watch goroutine runs
 }
 
-// add registers a stream's connection; the first open stream starts the
+// add registers a stream; the first open stream starts the
 // watch for sessions ended elsewhere, which stops with the last one.
-func (ss *sessionStreams) add(session string, conn net.Conn) {
+func (ss *sessionStreams) add(session string, st *openStream) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.open == nil {
-		ss.open = make(map[string]map[net.Conn]struct{})
+		ss.open = make(map[string]map[*openStream]struct{})
 	}
 	if ss.open[session] == nil {
-		ss.open[session] = make(map[net.Conn]struct{})
+		ss.open[session] = make(map[*openStream]struct{})
 	}
-	ss.open[session][conn] = struct{}{}
+	ss.open[session][st] = struct{}{}
 	if !ss.watching {
 		ss.watching = true
 		go ss.watch()
 	}
 }
 
-func (ss *sessionStreams) remove(session string, conn net.Conn) {
+func (ss *sessionStreams) remove(session string, st *openStream) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	delete(ss.open[session], conn)
+	delete(ss.open[session], st)
 	if len(ss.open[session]) == 0 {
 		delete(ss.open, session)
 	}
 }
 
-// end closes every open stream of the sessions given. Each stream then ends
-// as when its client goes away; the browser's reconnect is refused.
+// end ends every open stream of the sessions given, logged as "session
+// ended"; the browser's reconnect is refused.
 func (ss *sessionStreams) end(sessions ...string) {
 	ss.mu.Lock()
-	var conns []net.Conn
+	var ending []*openStream
 	for _, id := range sessions {
-		for c := range ss.open[id] {
-			conns = append(conns, c)
+		for st := range ss.open[id] {
+			ending = append(ending, st)
 		}
 	}
 	ss.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
+	for _, st := range ending {
+		st.end(endedSession)
 	}
 }
 

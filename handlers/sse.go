@@ -55,6 +55,15 @@ func encodeEvent(id int64, data []byte) []byte {
 	return append(buf, '\n', '\n')
 }
 
+// reloadEvent is the name of the event that tells a page its list is too
+// far behind to catch up through the stream: chat.js then reloads the list.
+const reloadEvent = "chatzilla-reload"
+
+// reloadFrame is that event. Its data is a notice with a link, for a client
+// that shows it as it is.
+var reloadFrame = append([]byte("event: "+reloadEvent+"\n"),
+	encodeEvent(0, []byte(`<li class="notice reload"><a href="/">You missed messages while away. Reload to see them.</a></li>`))...)
+
 // maxNamedNotices is how many arrivals or departures in one update are
 // named one by one; more become one "N people joined" line.
 const maxNamedNotices = 5

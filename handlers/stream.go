@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -35,6 +36,11 @@ const (
 	replayTimeout = 10 * time.Second
 	// maxBatch is how many queued events one write sends at most.
 	maxBatch = 64
+	// defaultMaxReplay is the most messages a stream replays (see
+	// Options.MaxReplay): enough for a page that lost its connection for a
+	// while in a busy chat, few enough that a replay costs well under a
+	// megabyte, whatever the size of the history.
+	defaultMaxReplay = 2000
 )
 
 // stream is the live message list: it replays what the reader missed, then
@@ -58,17 +64,15 @@ func (s *server) stream(c echo.Context) error {
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
-	if ok, sessionFull := s.streams.acquire(me.SessionID); !ok {
-		if sessionFull {
-			return problem(http.StatusServiceUnavailable, "Chatzilla is open in too many tabs. Close some and reload.")
-		}
-		return problem(http.StatusServiceUnavailable, "Chatzilla is full right now. Reconnecting shortly…")
+	address := clientKey(c)
+	if err := s.admitStream(me.SessionID, address); err != nil {
+		return err
 	}
 	// Subscribe before reading history, so that anything published while the
 	// replay runs waits in the subscription instead of falling in between.
 	sub, err := s.Hub.Subscribe()
 	if err != nil {
-		s.streams.release(me.SessionID)
+		s.streams.release(me.SessionID, address)
 		if errors.Is(err, hub.ErrClosed) {
 			return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
 		}
@@ -77,7 +81,7 @@ func (s *server) stream(c echo.Context) error {
 	conn, _, err := http.NewResponseController(c.Response()).Hijack()
 	if err != nil {
 		s.Hub.Unsubscribe(sub)
-		s.streams.release(me.SessionID)
+		s.streams.release(me.SessionID, address)
 		return err
 	}
 	socket := unwrap(conn)
@@ -90,14 +94,15 @@ func (s *server) stream(c echo.Context) error {
 	}
 
 	st := &openStream{
-		server: s,
-		conn:   conn,
-		w:      socket,
-		sub:    sub,
-		member: me,
-		log:    s.Logger.With("sender", me.Email, "ip", c.RealIP()),
+		server:  s,
+		conn:    conn,
+		w:       socket,
+		sub:     sub,
+		member:  me,
+		address: address,
+		log:     s.Logger.With("sender", me.Email, "ip", c.RealIP()),
 	}
-	s.sessionStreams.add(me.SessionID, conn) // so that leaving ends it
+	s.sessionStreams.add(me.SessionID, st) // so that leaving ends it
 	st.log.Info("stream connected", "after", after, "replay", replay)
 	reconnected := c.Request().Header.Get("Last-Event-ID") != ""
 	if last, ok := st.open(streamHead(c.Response().Header()), reconnected, after, replay); ok {
@@ -126,14 +131,19 @@ func streamHead(set http.Header) []byte {
 // it is open.
 type openStream struct {
 	*server
-	conn   net.Conn
-	sub    *hub.Subscriber
-	member member
-	log    *slog.Logger
+	conn    net.Conn
+	sub     *hub.Subscriber
+	member  member
+	address string // the client's, as flood control counts it
+	log     *slog.Logger
 
-	started    time.Time
-	exit       func(immediate bool) // leaves presence (see presence.Room.Enter)
-	clientLeft atomic.Bool
+	started time.Time
+	exit    func(immediate bool) // leaves presence (see presence.Room.Enter)
+	// clientLeft is set when the client closed the connection before the
+	// server did (closing tells them apart); ended holds why the server
+	// ended the stream from outside (see end).
+	clientLeft, closing atomic.Bool
+	ended               atomic.Pointer[string]
 
 	w io.Writer // conn, or the connection it wraps, which can writev
 	// batch is reused for every write. It grows as needed, up to maxBatch
@@ -247,7 +257,12 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 		var b [64]byte
 		for {
 			if _, err := st.conn.Read(b[:]); err != nil {
-				st.clientLeft.Store(true)
+				// Once the server is closing the connection, the
+				// read fails because of that, not because the client
+				// left.
+				if !st.closing.Load() {
+					st.clientLeft.Store(true)
+				}
 				st.Hub.Unsubscribe(st.sub)
 				return
 			}
@@ -278,6 +293,28 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 	}
 
 	last = after
+	if replay {
+		// A page further behind than maxReplay is not sent everything it
+		// missed, which could be the whole history, for every stream a
+		// script cares to open: it is told to reload its list, and the
+		// stream goes on from the newest message.
+		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
+		newest, err := st.Store.RecentMessages(ctx, 1)
+		cancel()
+		if err != nil {
+			st.log.Error("stream replay", "after", last, "err", err)
+			why = "replay failed" // the browser reconnects and tries again
+			return 0, false
+		}
+		if len(newest) > 0 && newest[0].ID-after > int64(cmp.Or(st.MaxReplay, defaultMaxReplay)) {
+			st.log.Info("stream too far behind to replay: told to reload", "after", after, "newest", newest[0].ID)
+			if st.send(reloadFrame) != nil {
+				why = "write failed"
+				return 0, false
+			}
+			last, replay = newest[0].ID, false
+		}
+	}
 	for more := replay; more; {
 		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
 		page, err := st.Store.MessagesAfter(ctx, last, replayPage)
@@ -338,31 +375,65 @@ func (st *openStream) live(last int64) {
 				open = false
 			}
 		}
-		if st.flush() != nil {
-			st.close("write failed")
+		if err := st.flush(); err != nil {
+			st.close(failed(err))
 			return
 		}
 	}
 }
 
+// Why a stream ended, as logged, besides the hub's (hub.EndedTooSlow,
+// EndedClientLeft, EndedShutdown).
+const (
+	endedSession = "session ended"
+	endedTooSlow = "too slow (write timed out)"
+)
+
+// end ends the stream from outside its goroutines, saying why: closing the
+// connection ends a replay in progress, and leaving the hub ends the live
+// loop, which then closes the stream.
+func (st *openStream) end(why string) {
+	st.ended.CompareAndSwap(nil, &why)
+	st.conn.Close()
+	st.Hub.Unsubscribe(st.sub)
+}
+
 // close ends the stream: it closes the connection, leaves the hub and frees
-// the stream's place. why is logged, unless the client left, which is then
-// the reason given; "" means the hub dropped the stream or is shutting down.
+// the stream's place. why is what went wrong on the stream's side, if
+// anything; the log gives the first reason that applies: the server ended
+// it (end), the client left, the hub dropped it (too slow, shutting down),
+// why.
 func (st *openStream) close(why string) {
+	st.closing.Store(true)
+	// The place is given back first: a client (or a test) that sees its
+	// stream end may open another at once, and must find the place free.
+	st.sessionStreams.remove(st.member.SessionID, st)
+	st.streams.release(st.member.SessionID, st.address)
 	st.conn.Close()
 	if st.exit != nil { // nil if open failed before entering
 		st.exit(false)
 	}
-	st.Hub.Unsubscribe(st.sub) // hub.Wait waits for it, so before the rest
-	st.streams.release(st.member.SessionID)
-	st.sessionStreams.remove(st.member.SessionID, st.conn)
-	switch {
+	st.Hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
+	switch ended := st.sub.Ended(); {
+	case st.ended.Load() != nil:
+		why = *st.ended.Load()
 	case st.clientLeft.Load():
-		why = "client left"
+		why = hub.EndedClientLeft
+	case ended != "":
+		why = ended
 	case why == "":
-		why = "dropped or shutting down"
+		why = "ended"
 	}
 	st.log.Info("stream disconnected", "reason", why, "duration", time.Since(st.started).Round(time.Millisecond))
+}
+
+// failed is why a write failed: the client stopped reading, or something
+// else went wrong with the connection.
+func failed(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return endedTooSlow
+	}
+	return "write failed"
 }
 
 func (st *openStream) send(b []byte) error {

@@ -71,6 +71,13 @@ const (
 // ErrClosed is returned by Subscribe once the hub is closed.
 var ErrClosed = errors.New("hub: closed")
 
+// Why the hub ended a subscription itself (see Subscriber.Ended).
+const (
+	EndedTooSlow    = "too slow"      // its buffer was full
+	EndedClientLeft = "client left"   // a direct write found the client gone
+	EndedShutdown   = "shutting down" // the hub was closed
+)
+
 // Event is one thing to send to every subscriber: a message or a notice, or
 // several of them that were waiting together.
 type Event struct {
@@ -176,6 +183,9 @@ type Subscriber struct {
 	// rather than an Event's 40, in a buffer every open stream has.
 	events chan *Event
 	closed bool
+	// ended says why the hub closed events, "" when the subscriber
+	// unsubscribed itself.
+	ended string
 	// direct, when set, may be used while idle: the subscriber's goroutine
 	// is waiting, has written everything it received, and has nothing
 	// queued, so a direct write cannot overtake anything.
@@ -199,6 +209,15 @@ type Subscriber struct {
 // the subscriber is unsubscribed, dropped or the hub is closed. The events
 // are shared with other subscribers and must not be modified.
 func (s *Subscriber) Events() <-chan *Event { return s.events }
+
+// Ended says why the hub ended the subscription (EndedTooSlow,
+// EndedClientLeft, EndedShutdown), or "" if it has not, or the subscriber
+// unsubscribed itself.
+func (s *Subscriber) Ended() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
+}
 
 // SetDirect lets the fan-out write to the client itself while the subscriber
 // is idle (see Idle).
@@ -236,6 +255,7 @@ func (s *Subscriber) deliver(e *Event) bool {
 		}
 		n, err := s.direct(frame)
 		if err != nil {
+			s.ended = EndedClientLeft
 			return false
 		}
 		s.last = max(s.last, e.ID)
@@ -251,15 +271,23 @@ func (s *Subscriber) deliver(e *Event) bool {
 	case s.events <- e:
 		return true
 	default:
+		s.ended = EndedTooSlow
 		return false
 	}
 }
 
-// close must be called with the hub's mutex held.
-func (s *Subscriber) close() {
+// close must be called with the hub's mutex held. ended is why, if the hub
+// ends the subscription and deliver has not said why already.
+func (s *Subscriber) close(ended string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
 	s.closed, s.idle = true, false
+	if s.ended == "" {
+		s.ended = ended
+	}
 	close(s.events)
 }
 
@@ -375,7 +403,7 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.remove(s)
+	h.remove(s, "")
 	if !s.detached {
 		s.detached = true
 		h.attached--
@@ -396,8 +424,8 @@ func (h *Hub) Wait(ctx context.Context) error {
 	}
 }
 
-// remove must be called with h.mu held.
-func (h *Hub) remove(s *Subscriber) {
+// remove must be called with h.mu held; ended is as for Subscriber.close.
+func (h *Hub) remove(s *Subscriber, ended string) {
 	i := s.index
 	if i < 0 || i >= len(h.subscribers) || h.subscribers[i] != s {
 		return // already removed
@@ -408,7 +436,7 @@ func (h *Hub) remove(s *Subscriber) {
 	h.subscribers[last] = nil
 	h.subscribers = h.subscribers[:last]
 	s.index = -1
-	s.close()
+	s.close(ended)
 }
 
 // Publish logs e for every subscriber and returns, usually at once: while
@@ -518,7 +546,7 @@ func (h *Hub) round(spread bool) (delivered, dropped int, behind bool) {
 	if len(failed) > 0 {
 		h.mu.Lock()
 		for _, s := range failed {
-			h.remove(s)
+			h.remove(s, "") // deliver said why
 		}
 		h.mu.Unlock()
 	}
@@ -635,7 +663,7 @@ func (h *Hub) Close() {
 	}
 	h.closed = true
 	for len(h.subscribers) > 0 {
-		h.remove(h.subscribers[len(h.subscribers)-1])
+		h.remove(h.subscribers[len(h.subscribers)-1], EndedShutdown)
 	}
 	if h.attached == 0 {
 		close(h.allDetached)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -47,16 +48,27 @@ func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Messa
 	stop := context.AfterFunc(p.closed, cancel)
 	defer stop()
 
-	f := &follower{config: p.followConfig, idle: p.followIdle, last: afterID, deliver: deliver}
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if f.follow(ctx) {
-			attempt = 0 // the connection worked; this cut is news, not a pattern
+	f := &follower{config: p.followConfig, idle: p.followIdle, last: afterID, deliver: deliver, log: p.log}
+	for ctx.Err() == nil {
+		worked, err := f.follow(ctx)
+		if ctx.Err() != nil {
+			break
 		}
-		wait := time.NewTimer(followBackoff(attempt))
+		if worked {
+			f.failures = 0 // the connection worked; this cut is news, not a pattern
+		}
+		wait := followBackoff(f.failures)
+		f.failures++
+		if worked {
+			f.log.Warn("following new messages: connection lost", "err", err, "reconnecting_in", wait.Round(time.Millisecond))
+		} else {
+			f.log.Warn("following new messages: could not reconnect", "attempt", f.failures, "err", err, "retrying_in", wait.Round(time.Millisecond))
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			wait.Stop()
-		case <-wait.C:
+			timer.Stop()
+		case <-timer.C:
 		}
 	}
 	return parent.Err()
@@ -79,16 +91,20 @@ type follower struct {
 	idle    time.Duration // read anyway after this long without a notification
 	last    int64         // id of the last message delivered
 	deliver func(Message)
+	log     *slog.Logger
+	// failures counts connections lost or refused in a row: the attempt
+	// number in the log, and what sets the backoff.
+	failures int
 }
 
 // follow runs one connection until it fails or ctx ends. It reports whether
-// the connection got as far as listening and catching up.
-func (f *follower) follow(ctx context.Context) (worked bool) {
+// the connection got as far as listening and catching up, and why it ended.
+func (f *follower) follow(ctx context.Context) (worked bool, err error) {
 	connectCtx, cancel := context.WithTimeout(ctx, followConnectTimeout)
 	conn, err := pgx.ConnectConfig(connectCtx, f.config)
 	cancel()
 	if err != nil {
-		return false
+		return false, err
 	}
 	defer func() {
 		// ctx may be over already; the goodbye still gets a moment.
@@ -100,10 +116,14 @@ func (f *follower) follow(ctx context.Context) (worked bool) {
 	// LISTEN before the first read: a message committed in between is then
 	// both read and notified (one extra, empty read), never neither.
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return false
+		return false, err
 	}
-	if err := f.catchUp(ctx, conn); err != nil {
-		return false
+	caughtUp, err := f.catchUp(ctx, conn)
+	if err != nil {
+		return false, err
+	}
+	if f.failures > 0 {
+		f.log.Info("following new messages: reconnected", "attempt", f.failures, "caught_up", caughtUp)
 	}
 
 	for {
@@ -112,18 +132,18 @@ func (f *follower) follow(ctx context.Context) (worked bool) {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return true
+			return true, ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
 			// Idle: the read below checks the connection.
 		case err != nil:
-			return true
+			return true, err
 		case f.delivered(n.Payload):
 			// A burst of posts can leave notifications queued for rows the
 			// last read already returned; reading again would find nothing.
 			continue
 		}
-		if err := f.catchUp(ctx, conn); err != nil {
-			return true
+		if _, err := f.catchUp(ctx, conn); err != nil {
+			return true, err
 		}
 	}
 }
@@ -137,21 +157,22 @@ func (f *follower) delivered(payload string) bool {
 
 // catchUp delivers every committed row after the last one delivered. AddMessage
 // commits in id order, so once a row is seen no lower id can appear later.
-func (f *follower) catchUp(ctx context.Context, conn *pgx.Conn) error {
+func (f *follower) catchUp(ctx context.Context, conn *pgx.Conn) (delivered int, err error) {
 	for {
 		msgs, err := messagesAfter(ctx, conn, f.last, followPage)
 		if err != nil {
-			return err
+			return delivered, err
 		}
 		for _, m := range msgs {
 			if err := ctx.Err(); err != nil {
-				return err
+				return delivered, err
 			}
 			f.deliver(m)
 			f.last = m.ID
+			delivered++
 		}
 		if len(msgs) < followPage {
-			return nil
+			return delivered, nil
 		}
 	}
 }

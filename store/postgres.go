@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,7 @@ type Postgres struct {
 	followConfig *pgx.ConnConfig
 	followerName string
 	followIdle   time.Duration // followIdleCheck; a field so a test can shorten it
+	log          *slog.Logger  // where Follow reports its connection's ups and downs
 
 	// closed ends every running Follow when Close is called, so a follower
 	// does not go on reconnecting to a store its owner has let go of.
@@ -114,6 +116,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		followConfig: followConfig,
 		followerName: name,
 		followIdle:   followIdleCheck,
+		log:          slog.New(slog.DiscardHandler),
 		closed:       closed,
 		markClose:    markClose,
 	}
@@ -160,6 +163,10 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// LogTo makes Follow report on l when its connection is lost and when it
+// is back (by default it reports nothing). Call it before Follow.
+func (p *Postgres) LogTo(l *slog.Logger) { p.log = l }
 
 // FollowerName is the application_name that Follow's connections carry, unique
 // to this *Postgres, so they can be told apart in pg_stat_activity.

@@ -77,6 +77,30 @@
 		});
 		list.addEventListener("htmx:sse:after:connection", () => { connection.hidden = true; });
 		list.addEventListener("htmx:sse:close", down);
+		list.addEventListener("chatzilla-reload", (e) => reloadList(list, e.detail && e.detail.data));
+	}
+
+	// A page too far behind for the stream to replay what it missed (a
+	// laptop that slept through a busy afternoon) is told so by a named
+	// event: the list is then fetched afresh, as a page load would show it.
+	// Messages that arrived live meanwhile are kept, and the draft in the
+	// composer is not touched. If the fetch fails, the event's own notice,
+	// a link to reload the page, is shown instead.
+	async function reloadList(list, notice) {
+		const idOf = (li) => Number((li.id || "").replace(/^m-/, "")) || 0;
+		try {
+			const res = await fetch("/", { headers: { Accept: "text/html" }, credentials: "same-origin" });
+			if (!res.ok) throw new Error("status " + res.status);
+			const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("messages");
+			if (!fresh) throw new Error("no message list");
+			const items = Array.from(fresh.children, (n) => document.importNode(n, true));
+			const newest = Math.max(0, ...items.map(idOf));
+			const live = Array.from(list.children).filter((li) => idOf(li) > newest);
+			list.replaceChildren(...items, ...live);
+			if (window.htmx) window.htmx.process(list); // "Load older messages"
+		} catch {
+			if (notice) list.insertAdjacentHTML("beforeend", notice);
+		}
 	}
 
 	if (document.readyState === "loading") {

@@ -30,6 +30,11 @@ var settings = []setting{
 	{"JOIN_BURST", "10", "joins one client address may make at once"},
 	{"STREAMS_MAX", "50000", "open live streams in all (also capped by the open-file limit); beyond it 503"},
 	{"STREAMS_PER_SESSION", "10", "open live streams (tabs) per session; beyond it 503"},
+	{"STREAMS_PER_ADDRESS", "500", "open live streams per client address (IPv6: per /64), at most half of all; beyond it 503"},
+	{"CONNECTIONS_PER_ADDRESS", "1000", "open connections per client address, at most half of all; beyond it 503 (not applied with TRUST_PROXY, where every connection comes from the router)"},
+	{"STREAM_OPEN_RATE", "2", "streams a session may open per second, on average (each address: 25 times as many); beyond it 429 (off with RATE_LIMITS=off)"},
+	{"STREAM_OPEN_BURST", "20", "streams a session may open at once before STREAM_OPEN_RATE applies (each address: STREAMS_PER_ADDRESS)"},
+	{"REPLAY_MAX", "2000", "most missed messages a reconnecting stream replays; a page further behind is told to reload its list"},
 	{"PRESENCE_GRACE", "5s", "how long someone stays in \"who's online\" after their last tab closed, so reloads and reconnects go unnoticed"},
 	{"TRUST_PROXY", "false (true on Heroku)", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app"},
 	{"TRUST_PROXY_HOPS", "1", "with TRUST_PROXY, how many proxies in front of the app append to X-Forwarded-For (Heroku's router is 1): the client address is taken that many entries from the right"},
@@ -66,6 +71,11 @@ type config struct {
 	JoinBurst             int
 	MaxStreams            int
 	MaxStreamsPerSession  int
+	MaxStreamsPerAddress  int
+	MaxConnsPerAddress    int
+	StreamOpenRate        float64
+	StreamOpenBurst       int
+	MaxReplay             int
 	PresenceGrace         time.Duration
 }
 
@@ -119,6 +129,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	if c.MaxStreamsPerSession, err = intSetting(getenv, "STREAMS_PER_SESSION", 10, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.MaxStreamsPerAddress, err = intSetting(getenv, "STREAMS_PER_ADDRESS", 500, 1, 10000000); err != nil {
+		return c, err
+	}
+	if c.MaxConnsPerAddress, err = intSetting(getenv, "CONNECTIONS_PER_ADDRESS", 1000, 1, 10000000); err != nil {
+		return c, err
+	}
+	if c.StreamOpenRate, err = rateSetting(getenv, "STREAM_OPEN_RATE", 2); err != nil {
+		return c, err
+	}
+	if c.StreamOpenBurst, err = intSetting(getenv, "STREAM_OPEN_BURST", 20, 1, 10000); err != nil {
+		return c, err
+	}
+	if c.MaxReplay, err = intSetting(getenv, "REPLAY_MAX", 2000, 1, 1000000); err != nil {
 		return c, err
 	}
 	if c.PresenceGrace, err = durationSetting(getenv, "PRESENCE_GRACE", 5*time.Second); err != nil {

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
 	}
 
-	st, directory, err := openStore(ctx, cfg.Database)
+	st, directory, err := openStore(ctx, cfg.Database, log)
 	if err != nil {
 		return err
 	}
@@ -86,13 +86,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// Every connection holds a descriptor: past the process's limit accept
 	// would fail for everyone, so connections are capped below it (and the
-	// extra ones get a clean 503), and so are streams.
-	maxConns, maxStreams := 0, cfg.MaxStreams
-	if files, err := raiseOpenFileLimit(); err != nil {
+	// extra ones get a clean 503), and streams below that (see plan).
+	openFiles, err := raiseOpenFileLimit()
+	if err != nil {
 		log.Warn("could not raise the open-file limit", "err", err)
-	} else {
-		maxConns = max(1, files-reservedFiles)
-		maxStreams = min(maxStreams, maxConns)
+		openFiles = 0
+	}
+	limits := plan(openFiles, cfg)
+	if cfg.TrustProxy {
+		// Every connection comes from the router: counting them per
+		// address would count them all as one.
+		limits.connsPerAddress = 0
 	}
 	if !cfg.FloodControl {
 		log.Warn("RATE_LIMITS=off: flood control is disabled")
@@ -150,27 +154,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				MessageBurst:         cfg.MessageBurst,
 				JoinsPerSecond:       cfg.JoinRate,
 				JoinBurst:            cfg.JoinBurst,
-				MaxStreams:           maxStreams,
+				MaxStreams:           limits.streams,
 				MaxStreamsPerSession: cfg.MaxStreamsPerSession,
+				MaxStreamsPerAddress: limits.streamsPerAddress,
+				StreamOpensPerSecond: cfg.StreamOpenRate,
+				StreamOpenBurst:      cfg.StreamOpenBurst,
 			},
+			MaxReplay: cfg.MaxReplay,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Streams extend their own deadline before each write.
 		WriteTimeout: 30 * time.Second,
-		IdleTimeout:  2 * time.Minute,
+		IdleTimeout:  idleTimeout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return err
 	}
-	if maxConns > 0 {
-		ln = &limitListener{Listener: ln, max: int64(maxConns)}
+	if limits.conns > 0 {
+		limited := newLimitListener(ln, limits.conns, limits.connsPerAddress)
+		srv.ConnState = limited.connState
+		stopReaping := make(chan struct{})
+		defer close(stopReaping)
+		go limited.closeIdleWhenCrowded(stopReaping)
+		ln = limited
 	}
 	// The URL comes last on the line, so a terminal makes it a link that
 	// ends where it does.
-	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize, "max_streams", maxStreams, "max_connections", maxConns,
+	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize,
+		"max_connections", limits.conns, "max_streams", limits.streams,
+		"connections_per_address", limits.connsPerAddress, "streams_per_address", limits.streamsPerAddress,
 		"url", "http://localhost:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 
 	serveErr := make(chan error, 1)
@@ -202,13 +217,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // openStore opens the configured store. For PostgreSQL it also returns the
 // directory that shares who is online between instances.
-func openStore(ctx context.Context, db database) (appStore, presence.Directory, error) {
+func openStore(ctx context.Context, db database, log *slog.Logger) (appStore, presence.Directory, error) {
 	switch db.Kind {
 	case "postgres":
 		pg, err := store.OpenPostgres(ctx, db.URL)
 		if err != nil {
 			return nil, nil, err
 		}
+		pg.LogTo(log)
 		return pg, pg.Presence(rand.Text()), nil
 	default:
 		lite, err := store.OpenSQLite(ctx, db.Path)

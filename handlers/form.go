@@ -1,0 +1,34 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// maxMultipartMemory bounds a multipart form held in memory; the body limit
+// (maxBodyBytes) bounds it anyway.
+const maxMultipartMemory = 64 << 10
+
+// formValue reads the form and returns one of its fields. Unlike
+// echo.Context.FormValue it does not treat a body that never fully arrived
+// as an empty form: the person would be told to type what they did type.
+func formValue(c echo.Context, name string) (string, error) {
+	r := c.Request()
+	err := r.ParseForm()
+	if err == nil && strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		if err = r.ParseMultipartForm(maxMultipartMemory); errors.Is(err, http.ErrNotMultipart) {
+			err = nil
+		}
+	}
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) { // the body limit's 413
+			return "", he
+		}
+		return "", &userError{status: http.StatusRequestTimeout, message: "What you sent did not arrive in full. Try again.", cause: err}
+	}
+	return r.FormValue(name), nil
+}
