@@ -118,7 +118,7 @@ func TestInstanceListenerCutLosesNothing(t *testing.T) {
 	}
 	got := onB.next(t, total, 15*time.Second)
 	for i, e := range got {
-		if e.id != int64(i+1) || !strings.Contains(e.data, fmt.Sprintf(": m%d<", i+1)) {
+		if e.id != int64(i+1) || !strings.Contains(e.data, fmt.Sprintf(">m%d</bdi><", i+1)) {
 			t.Fatalf("event %d is %+v, want message %d", i, e, i+1)
 		}
 	}
