@@ -75,7 +75,7 @@ func TestRepeatedKeyStoresOnce(t *testing.T) {
 			for range 2 {
 				got = append(got, s.nextData(t))
 			}
-			if !strings.Contains(got[0], "bob@example.com</b>: once") || !strings.Contains(got[1], "ann@example.com</b>: mine") {
+			if !strings.Contains(got[0], "bob@example.com</bdi></b>: <bdi>once") || !strings.Contains(got[1], "ann@example.com</bdi></b>: <bdi>mine") {
 				t.Errorf("stream: %q", got)
 			}
 			s.none(t, 300*time.Millisecond)
