@@ -66,15 +66,13 @@ func (s *server) handleError(err error, c echo.Context) {
 		}
 	}
 	switch {
-	case c.Request().Context().Err() != nil:
-		// The client went away (closed the tab, gave up, timed out) and
-		// whatever failed failed because of it: nobody is waiting for an
-		// answer, and nothing is wrong with the server.
-		s.Logger.Info("client left before the answer", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
-		return
 	case status == http.StatusRequestTimeout && ue != nil:
 		// A client too slow to send its request: the client's problem.
 		s.Logger.Info("request too slow", "method", c.Request().Method, "path", c.Request().URL.Path, "err", ue.cause)
+	case c.Request().Context().Err() != nil || errors.Is(err, errClientLeft):
+		// The client went away (closed the tab, gave up) and whatever
+		// failed failed because of it: nothing is wrong with the server.
+		s.Logger.Info("client left before the answer", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	case status >= 500 && (ue == nil || ue.cause != nil):
 		s.Logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 	case status >= 500:

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -11,6 +13,9 @@ import (
 // maxMultipartMemory bounds a multipart form held in memory; the body limit
 // (maxBodyBytes) bounds it anyway.
 const maxMultipartMemory = 64 << 10
+
+// errClientLeft marks a failure caused by the client going away.
+var errClientLeft = errors.New("client left")
 
 // formValue reads the form and returns one of its fields. Unlike
 // echo.Context.FormValue it does not treat a body that never fully arrived
@@ -28,7 +33,11 @@ func formValue(c echo.Context, name string) (string, error) {
 		if errors.As(err, &he) { // the body limit's 413
 			return "", he
 		}
-		return "", &userError{status: http.StatusRequestTimeout, message: "What you sent did not arrive in full. Try again.", cause: err}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			return "", &userError{status: http.StatusRequestTimeout, message: "What you sent did not arrive in time. Try again.", cause: err}
+		}
+		// Cut off half way: the client left, or its connection broke.
+		return "", &userError{status: http.StatusBadRequest, message: "What you sent did not arrive in full. Try again.", cause: fmt.Errorf("%w: %w", errClientLeft, err)}
 	}
 	return r.FormValue(name), nil
 }
