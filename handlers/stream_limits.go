@@ -70,7 +70,11 @@ func (s *server) admitStream(session, address string) error {
 		for _, b := range []struct {
 			flood *buckets
 			key   string
-		}{{s.addressStreamFlood, address}, {s.streamFlood, "session:" + session}} {
+		}{
+			// The session's first: a session refused for looping then
+			// takes nothing from what its address's other sessions share.
+			{s.streamFlood, "session:" + session}, {s.addressStreamFlood, address},
+		} {
 			if ok, wait := b.flood.take(now, b.key); !ok {
 				return &userError{status: http.StatusTooManyRequests, retryAfter: retryAfterSeconds(wait),
 					message: "Reconnecting too often. Waiting " + plural(retryAfterSeconds(wait), "second") + "…"}

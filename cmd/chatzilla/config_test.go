@@ -44,6 +44,17 @@ func TestLoadConfig(t *testing.T) {
 		{"bad history", map[string]string{"HISTORY_SIZE": "0"}, "HISTORY_SIZE", nil},
 		{"bad length", map[string]string{"MESSAGE_MAX_LENGTH": "lots"}, "MESSAGE_MAX_LENGTH", nil},
 		{"bad trust", map[string]string{"TRUST_PROXY": "maybe"}, "TRUST_PROXY", nil},
+		{"no trusted hops", map[string]string{"TRUST_PROXY_HOPS": "0"}, "TRUST_PROXY_HOPS", nil},
+		{"bad streams per address", map[string]string{"STREAMS_PER_ADDRESS": "0"}, "STREAMS_PER_ADDRESS", nil},
+		{"bad connections per address", map[string]string{"CONNECTIONS_PER_ADDRESS": "many"}, "CONNECTIONS_PER_ADDRESS", nil},
+		{"bad stream open rate", map[string]string{"STREAM_OPEN_RATE": "0"}, "STREAM_OPEN_RATE", nil},
+		{"bad stream open burst", map[string]string{"STREAM_OPEN_BURST": "-1"}, "STREAM_OPEN_BURST", nil},
+		{"bad replay bound", map[string]string{"REPLAY_MAX": "0"}, "REPLAY_MAX", nil},
+		{"abuse limits", map[string]string{"TRUST_PROXY_HOPS": "2", "STREAMS_PER_ADDRESS": "20000", "REPLAY_MAX": "100"}, "", func(t *testing.T, c config) {
+			if c.TrustProxyHops != 2 || c.MaxStreamsPerAddress != 20000 || c.MaxReplay != 100 || c.MaxConnsPerAddress != 1000 || c.StreamOpenRate != 2 || c.StreamOpenBurst != 20 {
+				t.Errorf("%+v", c)
+			}
+		}},
 		{"unknown database", map[string]string{"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL", nil},
 		{"empty sqlite path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL", nil},
 		{"short secret", map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET", nil},

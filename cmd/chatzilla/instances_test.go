@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -123,6 +124,16 @@ func TestInstanceListenerCutLosesNothing(t *testing.T) {
 		}
 	}
 	onB.quiet(t, 200*time.Millisecond)
+	// The operator can see it happen: each cut, and each return with how
+	// many messages it caught up.
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`level=WARN msg="following new messages: connection lost" err=`),
+		regexp.MustCompile(`level=INFO msg="following new messages: reconnected" attempt=\d+ caught_up=\d+`),
+	} {
+		if !want.MatchString(b.logs.String()) {
+			t.Errorf("B's log has no line like %s:\n%s", want, b.logs.String())
+		}
+	}
 	t.Logf("%d messages, %d listener cuts, %d stream reconnects, database %s", total, cuts, reconnects(), dbURL)
 }
 

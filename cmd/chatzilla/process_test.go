@@ -39,7 +39,13 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	cmd := exec.Command(os.Args[0])
+	return startCommand(t, exec.Command(os.Args[0]), env)
+}
+
+// startCommand is startProcess for a command that ends up running this
+// binary (through a shell that sets limits first, say).
+func startCommand(t *testing.T, cmd *exec.Cmd, env map[string]string) *process {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "CHATZILLA_BE_MAIN=1", "PORT=0", "SESSION_SECRET="+strings.Repeat("s", 32))
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
