@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -114,9 +115,14 @@ func TestStreamEndsSayWhy(t *testing.T) {
 func TestSlowOrAbandonedBodyIsNotAServerError(t *testing.T) {
 	logs := &lockedBuffer{}
 	ts := newTestServer(t, logTo(logs))
-	ts.Config.ReadTimeout = 300 * time.Millisecond
 	c := ts.joined(t, "bob@example.com")
-	u, _ := url.Parse(ts.URL)
+	// The same handler, behind a server with a short read timeout.
+	slowServer := httptest.NewUnstartedServer(ts.Config.Handler)
+	slowServer.Config.ReadTimeout = 300 * time.Millisecond
+	slowServer.Start()
+	defer slowServer.Close()
+	u, _ := url.Parse(slowServer.URL)
+	c.Jar.SetCookies(u, c.Jar.Cookies(mustParse(ts.URL)))
 	cookie := c.Jar.Cookies(u)[0].String()
 	send := func() net.Conn {
 		conn, err := net.Dial("tcp", u.Host)
@@ -179,6 +185,14 @@ func TestHealthzFailsWhileWritesFail(t *testing.T) {
 	if s := health(); s != http.StatusOK {
 		t.Errorf("once writes work again: %d, want 200", s)
 	}
+}
+
+func mustParse(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }
 
 // readOnlyStore is the real store with a switch that makes writes fail

@@ -110,7 +110,8 @@ func openLive(t *testing.T, c *http.Client, u string) *liveStream {
 	t.Helper()
 	resp := openEvents(t, c, u)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("open stream: %s", resp.Status)
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("open stream: %s %s", resp.Status, b)
 	}
 	s := &liveStream{lines: make(chan string, 100)}
 	go func() {
