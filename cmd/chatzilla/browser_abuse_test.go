@@ -1,9 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/chatzilla/chatzilla/store"
 )
 
 // TestBrowserDirectionControlsStayInTheirMessage: a message with a
@@ -87,4 +94,66 @@ func TestBrowserDirectionControlsStayInTheirMessage(t *testing.T) {
 	}
 	ltr("the domain after a Hebrew name", l.HebrewDomain)
 	t.Log(fmt.Sprintf("%+v", l))
+}
+
+// TestBrowserFarBehindPageReloadsItsList: a page whose stream comes back
+// further behind than the server replays is told so, and fetches its list
+// afresh, without a reload: the messages it missed show, in order, and the
+// draft in the composer is still there.
+func TestBrowserFarBehindPageReloadsItsList(t *testing.T) {
+	chromium := requireChromium(t)
+	path := t.TempDir() + "/chat.db"
+	first := startChatzilla(t, map[string]string{"DATABASE_URL": "sqlite:" + path})
+	u, err := url.Parse(first.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.join(first.URL, "alice@example.com")
+	alice.keepPageOpen()
+	sent := time.Now()
+	join(t, first.URL, "bob@example.com").say("before the restart")
+	alice.waitForLiveMessage("bob@example.com: before the restart", sent)
+	alice.do(chromedp.SendKeys(chromedp.CSS("#message"), "half a thought"))
+
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Eight messages while Alice's page is away: more than the next
+	// instance replays.
+	want := []string{"bob@example.com: before the restart"}
+	missed := make([]string, 8)
+	for i := range missed {
+		missed[i] = fmt.Sprintf("missed %d", i+1)
+		want = append(want, "ann@example.com: "+missed[i])
+	}
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range missed {
+		if _, err := st.AddMessageOnce(context.Background(), "ann@example.com", m, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	second := startChatzilla(t, map[string]string{"PORT": u.Port(), "DATABASE_URL": "sqlite:" + path, "REPLAY_MAX": "3"})
+	for _, m := range want[1:] {
+		alice.waitForMessage(m, time.Now().Add(reconnectDeadline))
+	}
+	if !strings.Contains(second.logs.String(), "told to reload") {
+		t.Errorf("the page caught up, but not through a reload of its list:\n%s", second.logs.String())
+	}
+	if !evaluate[bool](alice, `window.chatzillaPageKeptOpen === true`) {
+		t.Error("the page was reloaded; only its list should have been")
+	}
+	if draft := alice.composerText(); draft != "half a thought" {
+		t.Errorf("the draft is %q after the list was reloaded", draft)
+	}
+	sent = time.Now()
+	join(t, second.URL, "carol@example.com").say("after the restart")
+	alice.waitForLiveMessage("carol@example.com: after the restart", sent)
+	alice.expectMessages(append(want, "carol@example.com: after the restart")...)
 }
