@@ -23,7 +23,7 @@ build: assets
 
 # The htmx scripts come from npm (package-lock.json pins them) and are embedded
 # in the binary, never fetched from a CDN.
-assets: $(VENDOR)/htmx.min.js $(VENDOR)/hx-sse.min.js
+assets: $(VENDOR)/htmx-sse.min.js
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -31,7 +31,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 # `npm run vendor` is the one copy step, shared with Heroku's build
 # (package.json's heroku-postbuild).
-$(VENDOR)/htmx.min.js $(VENDOR)/hx-sse.min.js &: node_modules/.package-lock.json
+$(VENDOR)/htmx-sse.min.js: node_modules/.package-lock.json assets/vendor.sh
 	npm run --silent vendor
 
 generate:

@@ -150,8 +150,8 @@ func New(o Options) *echo.Echo {
 
 func pageAssets(a *assets.Assets) views.Page {
 	p := views.Page{StylesheetURL: a.URL(assets.Stylesheet), IconURL: a.URL(assets.Icon)}
-	if a.Has(assets.HTMX) && a.Has(assets.HTMXSSE) {
-		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.HTMXSSE), a.URL(assets.Script)}
+	if a.Has(assets.HTMX) {
+		p.ScriptURLs = []string{a.URL(assets.HTMX), a.URL(assets.Script)}
 	}
 	return p
 }

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if !files.Has(assets.HTMX) || !files.Has(assets.HTMXSSE) {
+	if !files.Has(assets.HTMX) {
 		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
 	}
 
