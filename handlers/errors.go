@@ -89,11 +89,10 @@ func (s *server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("Retry-After", "5")
 	}
 
+	// A HEAD request gets the same answer, whose body net/http drops.
 	p := views.Problem{Status: status, Title: http.StatusText(status), Message: message}
 	var rerr error
 	switch {
-	case c.Request().Method == http.MethodHead:
-		rerr = c.NoContent(status)
 	case isHTMX(c):
 		rerr = render(c, status, views.ProblemMessage(p))
 	case acceptsHTML(c):

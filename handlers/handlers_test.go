@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
 
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
@@ -27,6 +28,7 @@ type testServer struct {
 	*httptest.Server
 	store *store.SQLite
 	hub   *hub.Hub
+	echo  *echo.Echo
 }
 
 // defaultLimits are the production defaults.
@@ -78,10 +80,11 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 	for _, f := range adjust {
 		f(&o)
 	}
-	srv := httptest.NewServer(handlers.New(o))
+	e := handlers.New(o)
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.Close) // ends open streams so srv.Close does not wait on them
-	return &testServer{Server: srv, store: st, hub: h}
+	return &testServer{Server: srv, store: st, hub: h, echo: e}
 }
 
 // client is one person's browser: it keeps cookies and does not follow

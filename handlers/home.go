@@ -15,11 +15,16 @@ import (
 // latest messages, or with ?before=ID the page of messages before ID (as a
 // fragment for htmx's "Load older messages", as a page without JavaScript).
 func (s *server) home(c echo.Context) error {
+	// The same URL is the join form or someone's chat, by session cookie.
+	c.Response().Header().Add("Vary", "Cookie")
 	me, joined, err := s.member(c)
 	if err != nil {
 		return err
 	}
 	if !joined {
+		// The same for everyone, but checked each time: a visitor who has
+		// just joined must not be shown the form from cache.
+		c.Response().Header().Set("Cache-Control", "no-cache")
 		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{}))
 	}
 	if c.QueryParam("before") == "" {
@@ -33,6 +38,7 @@ func (s *server) home(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	c.Response().Header().Set("Cache-Control", "private, no-cache")
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.HistoryItems(h))
 	}

@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -31,12 +33,37 @@ func (s *server) routes(e *echo.Echo) {
 	e.Use(s.securityHeaders)
 	e.Use(crossOrigin())
 	e.Use(middleware.BodyLimit(strconv.FormatInt(maxBodyBytes(s.MaxMessageLength), 10)))
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		Skipper:   skipCompression,
+		MinLength: minCompressedLength,
+	}))
 
-	e.GET("/", s.home)
+	get(e, "/", s.home)
 	e.POST("/join", s.join)
 	e.POST("/leave", s.leave)
 	e.POST("/messages", s.createMessage)
-	e.GET("/events", s.stream)
-	e.GET("/healthz", s.healthz)
-	e.GET(assets.Prefix+"*", echo.WrapHandler(s.Assets.Handler()))
+	get(e, "/events", s.stream)
+	get(e, "/healthz", s.healthz)
+	get(e, "/robots.txt", robots)
+	get(e, assets.Prefix+"*", echo.WrapHandler(s.Assets.Handler()))
+}
+
+// get routes GET and HEAD to h. HEAD runs the same handler: net/http sends
+// the head it writes and drops the body, so the answers agree (uptime
+// monitors and link checkers use HEAD).
+func get(e *echo.Echo, path string, h echo.HandlerFunc) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+}
+
+// minCompressedLength is the smallest body worth gzipping: a shorter one
+// (a fragment, "ok") shrinks by less than gzip's header and trailer add.
+const minCompressedLength = 256
+
+// skipCompression leaves alone what must not go through gzip: the stream,
+// which takes over the connection and writes each event to the socket at
+// once (a compressor would hold events back until its buffer filled), and
+// the assets, which are compressed ahead of time.
+func skipCompression(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return p == "/events" || strings.HasPrefix(p, assets.Prefix)
 }

@@ -63,6 +63,11 @@ func (s *server) stream(c echo.Context) error {
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
+	if c.Request().Method == http.MethodHead {
+		// What a GET would start with, without opening anything.
+		setStreamHeader(c.Response().Header())
+		return c.NoContent(http.StatusOK)
+	}
 	address := clientKey(c)
 	if err := s.admitStream(me.SessionID, address); err != nil {
 		return err
@@ -115,15 +120,19 @@ func (s *server) stream(c echo.Context) error {
 // ends when the connection closes, so it needs no chunked framing.
 func streamHead(set http.Header) []byte {
 	h := set.Clone()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer
+	setStreamHeader(h)
 	h.Set("Connection", "close")
 	var b bytes.Buffer
 	b.WriteString("HTTP/1.1 200 OK\r\n")
 	_ = h.Write(&b)
 	b.WriteString("\r\n: connected\r\n\r\n")
 	return b.Bytes()
+}
+
+func setStreamHeader(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx and friends: do not buffer
 }
 
 // openStream is one stream after its request was accepted, for as long as

@@ -1,0 +1,336 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatzilla/chatzilla/assets"
+)
+
+// fetch sends method to u with the given Accept-Encoding, set by hand so
+// that the client neither adds gzip nor decompresses: the test sees the
+// bytes as sent.
+func fetch(t *testing.T, c *http.Client, method, u, acceptEncoding string, header ...string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, nil)
+	req.Header.Set("Accept", "text/html")
+	if acceptEncoding != "" {
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+	} else {
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return do(t, c, req)
+}
+
+func gunzip(t *testing.T, s string) string {
+	t.Helper()
+	zr, err := gzip.NewReader(strings.NewReader(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func varies(r response, header string) bool {
+	for _, v := range r.Header.Values("Vary") {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), header) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestTextResponsesAreGzipped(t *testing.T) {
+	ts := newTestServer(t)
+	files, err := assets.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 30 { // a chat page long enough to be worth compressing
+		if _, err := ts.store.AddMessage(context.Background(), "ann@example.com", "hello there"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	anonymous, joined := ts.client(t), ts.joined(t, "bob@example.com")
+	tests := []struct {
+		name   string
+		client *http.Client
+		path   string
+	}{
+		{"join page", anonymous, "/"},
+		{"chat page", joined, "/"},
+		{"history page", joined, "/?before=20"},
+		{"stylesheet", anonymous, files.URL(assets.Stylesheet)},
+		{"script", anonymous, files.URL(assets.Script)},
+		{"stylesheet, unversioned", anonymous, assets.Prefix + assets.Stylesheet},
+	}
+	if files.Has(assets.HTMX) {
+		tests = append(tests, struct {
+			name   string
+			client *http.Client
+			path   string
+		}{"htmx", anonymous, files.URL(assets.HTMX)})
+	}
+	for _, tt := range tests {
+		plain := fetch(t, tt.client, http.MethodGet, ts.URL+tt.path, "")
+		zipped := fetch(t, tt.client, http.MethodGet, ts.URL+tt.path, "gzip, deflate, br")
+		if plain.StatusCode != http.StatusOK || zipped.StatusCode != http.StatusOK {
+			t.Errorf("%s: status %d / %d", tt.name, plain.StatusCode, zipped.StatusCode)
+			continue
+		}
+		if ce := plain.Header.Get("Content-Encoding"); ce != "" {
+			t.Errorf("%s: Content-Encoding %q to a client that accepts none", tt.name, ce)
+		}
+		if ce := zipped.Header.Get("Content-Encoding"); ce != "gzip" {
+			t.Errorf("%s: Content-Encoding %q, want gzip", tt.name, ce)
+			continue
+		}
+		if !varies(zipped, "Accept-Encoding") || !varies(plain, "Accept-Encoding") {
+			t.Errorf("%s: Vary %q lacks Accept-Encoding", tt.name, zipped.Header.Values("Vary"))
+		}
+		if len(zipped.body) >= len(plain.body) {
+			t.Errorf("%s: gzipped %d bytes, plain %d", tt.name, len(zipped.body), len(plain.body))
+		}
+		if got := gunzip(t, zipped.body); got != plain.body {
+			t.Errorf("%s: gunzipped body differs from the plain one", tt.name)
+		}
+	}
+}
+
+// TestStreamStaysLiveWhenGzipIsAccepted: a browser always offers gzip. The
+// stream must still be sent as is, and an event must arrive at once, not
+// when some compressor's buffer fills.
+func TestStreamStaysLiveWhenGzipIsAccepted(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.joined(t, "bob@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events?after=0", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" {
+		t.Fatalf("stream sent with Content-Encoding %q", ce)
+	}
+	// Nor may the compressor have had a hand in it: it would say so.
+	if varies(response{Response: resp}, "Accept-Encoding") {
+		t.Errorf("stream's Vary %q: the compressor wrapped it", resp.Header.Values("Vary"))
+	}
+	lines := make(chan string, 16)
+	go func() {
+		defer close(lines)
+		r := bufio.NewReader(resp.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines <- line
+		}
+	}()
+	if first := <-lines; !strings.HasPrefix(first, ":") {
+		t.Fatalf("first line %q, want the opening comment", first)
+	}
+
+	sent := time.Now()
+	if r := post(t, c, ts.URL+"/messages", url.Values{"message": {"live and uncompressed"}}, true); r.StatusCode != http.StatusOK {
+		t.Fatalf("post: %d", r.StatusCode)
+	}
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			if strings.Contains(line, "live and uncompressed") {
+				t.Logf("event arrived %v after the post", time.Since(sent).Round(time.Millisecond))
+				return
+			}
+		case <-deadline:
+			t.Fatal("no event within 2 s of the post")
+		}
+	}
+}
+
+// TestHeadOnEveryGetRoute checks every GET route the server has: HEAD must
+// be routed too and answer what GET answers, head for head, without a body.
+func TestHeadOnEveryGetRoute(t *testing.T) {
+	ts := newTestServer(t)
+	files, err := assets.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	anonymous, joined := ts.client(t), ts.joined(t, "bob@example.com")
+	// A request to make for each route; a GET route missing here fails the
+	// test, so that a new one gets its HEAD checked too.
+	requests := map[string][]struct {
+		client *http.Client
+		path   string
+	}{
+		"/":                 {{anonymous, "/"}, {joined, "/"}, {joined, "/?before=5"}},
+		"/events":           {{joined, "/events"}, {anonymous, "/events"}},
+		"/healthz":          {{anonymous, "/healthz"}},
+		"/robots.txt":       {{anonymous, "/robots.txt"}},
+		assets.Prefix + "*": {{anonymous, files.URL(assets.Stylesheet)}, {anonymous, assets.Prefix + assets.Icon}, {anonymous, assets.Prefix + "missing.css"}},
+	}
+	heads := map[string]bool{}
+	var gets []string
+	for _, r := range ts.echo.Routes() {
+		switch r.Method {
+		case http.MethodHead:
+			heads[r.Path] = true
+		case http.MethodGet:
+			gets = append(gets, r.Path)
+		}
+	}
+	slices.Sort(gets)
+	for _, path := range slices.Compact(gets) {
+		if !heads[path] {
+			t.Errorf("GET %s has no HEAD route", path)
+		}
+		if len(requests[path]) == 0 {
+			t.Errorf("GET %s: the test has no request for this route", path)
+		}
+		for _, rq := range requests[path] {
+			head := fetch(t, rq.client, http.MethodHead, ts.URL+rq.path, "gzip")
+			var got response
+			if path == "/events" {
+				got = headOfStream(t, rq.client, ts.URL+rq.path)
+			} else {
+				got = fetch(t, rq.client, http.MethodGet, ts.URL+rq.path, "gzip")
+			}
+			if head.StatusCode != got.StatusCode {
+				t.Errorf("HEAD %s: %d, GET: %d", rq.path, head.StatusCode, got.StatusCode)
+			}
+			if head.body != "" {
+				t.Errorf("HEAD %s: body %q", rq.path, head.body)
+			}
+			for _, h := range []string{"Content-Type", "Content-Encoding", "Cache-Control", "Vary", "ETag", "Content-Security-Policy"} {
+				if hv, gv := strings.Join(head.Header.Values(h), ", "), strings.Join(got.Header.Values(h), ", "); hv != gv {
+					t.Errorf("HEAD %s: %s %q, GET: %q", rq.path, h, hv, gv)
+				}
+			}
+		}
+	}
+}
+
+// headOfStream opens a stream and closes it once its head has arrived.
+func headOfStream(t *testing.T, c *http.Client, u string) response {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return response{Response: resp}
+}
+
+func TestPagesSayHowTheyMayBeCached(t *testing.T) {
+	ts := newTestServer(t)
+	anonymous, joined := ts.client(t), ts.joined(t, "bob@example.com")
+	tests := []struct {
+		name      string
+		client    *http.Client
+		path      string
+		wantCache string
+	}{
+		{"join page", anonymous, "/", "no-cache"},
+		{"chat page", joined, "/", "no-store"},
+		{"older messages", joined, "/?before=5", "private, no-cache"},
+	}
+	for _, tt := range tests {
+		r := fetch(t, tt.client, http.MethodGet, ts.URL+tt.path, "gzip")
+		if got := r.Header.Get("Cache-Control"); got != tt.wantCache {
+			t.Errorf("%s: Cache-Control %q, want %q", tt.name, got, tt.wantCache)
+		}
+		if !varies(r, "Cookie") {
+			t.Errorf("%s: Vary %q lacks Cookie, though the page depends on the session", tt.name, r.Header.Values("Vary"))
+		}
+		if r.Header.Get("Set-Cookie") != "" && tt.client == anonymous {
+			t.Errorf("%s: sets a cookie on an anonymous visit", tt.name)
+		}
+	}
+}
+
+func TestRobotsTxt(t *testing.T) {
+	ts := newTestServer(t)
+	r := fetch(t, ts.client(t), http.MethodGet, ts.URL+"/robots.txt", "")
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("robots.txt: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	// The join page, the one public page, may be crawled; the stream not.
+	if !strings.Contains(r.body, "User-agent: *\n") || !strings.Contains(r.body, "Disallow: /events\n") ||
+		strings.Contains(r.body, "Disallow: /\n") {
+		t.Errorf("robots.txt:\n%s", r.body)
+	}
+}
+
+// TestScriptsOnlyWhereUsedAndDeferred: the join and error pages are plain
+// forms and links; the chat page's scripts wait for the page to be parsed.
+func TestScriptsOnlyWhereUsedAndDeferred(t *testing.T) {
+	ts := newTestServer(t)
+	anonymous, joined := ts.client(t), ts.joined(t, "bob@example.com")
+	for _, tt := range []struct {
+		name        string
+		client      *http.Client
+		path        string
+		wantScripts bool
+	}{
+		{"join page", anonymous, "/", false},
+		{"not found page", anonymous, "/no/such/page", false},
+		{"chat page", joined, "/", true},
+	} {
+		d := fetch(t, tt.client, http.MethodGet, ts.URL+tt.path, "").doc(t)
+		scripts := d.Find("script")
+		if (scripts.Length() > 0) != tt.wantScripts {
+			t.Errorf("%s: %d scripts, want some: %v", tt.name, scripts.Length(), tt.wantScripts)
+		}
+		for i := range scripts.Length() {
+			if _, deferred := scripts.Eq(i).Attr("defer"); !deferred {
+				src, _ := scripts.Eq(i).Attr("src")
+				t.Errorf("%s: script %s is not deferred", tt.name, src)
+			}
+		}
+		if desc, _ := d.Find(`head meta[name="description"]`).Attr("content"); len(desc) < 50 {
+			t.Errorf("%s: meta description %q", tt.name, desc)
+		}
+	}
+}
+
+func TestGzipIsNotForTinyBodies(t *testing.T) {
+	ts := newTestServer(t)
+	r := fetch(t, ts.client(t), http.MethodGet, ts.URL+"/healthz", "gzip")
+	if r.StatusCode != http.StatusOK || r.Header.Get("Content-Encoding") != "" || !bytes.Equal([]byte(r.body), []byte("ok\n")) {
+		t.Errorf("healthz: %d %q %q", r.StatusCode, r.Header.Get("Content-Encoding"), r.body)
+	}
+}
