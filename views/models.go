@@ -17,6 +17,13 @@ type Page struct {
 	ScriptURLs    []string
 }
 
+// withoutScripts is p for a page that uses no script: the join form and
+// error pages are plain HTML, and loading htmx there would only slow them.
+func (p Page) withoutScripts() Page {
+	p.ScriptURLs = nil
+	return p
+}
+
 // JoinForm is the "type your email" form.
 type JoinForm struct {
 	Email string // what the person typed, kept when it was refused

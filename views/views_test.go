@@ -133,3 +133,41 @@ func TestNoticeEscapes(t *testing.T) {
 		t.Errorf("notice: %q", d.Find("li.notice").Text())
 	}
 }
+
+// TestMessageListIsAListInsideALog: a log role on the list itself would
+// cancel its list semantics (every item would then be a listitem without a
+// list); the live region wraps it instead. The list scrolls, so it can take
+// the keyboard focus, and has a name to be announced by.
+func TestMessageListIsAListInsideALog(t *testing.T) {
+	msgs := []Message{{ID: 1, Sender: "ann@example.com", Content: "hi", SentAt: time.Now()}}
+	for _, archive := range []bool{false, true} {
+		d := parse(t, ChatPage(Page{}, Chat{Me: "bob@example.com", Messages: msgs, Archive: archive}))
+		list := d.Find("#messages")
+		if goquery.NodeName(list) != "ul" {
+			t.Fatalf("archive=%v: #messages is <%s>", archive, goquery.NodeName(list))
+		}
+		if role, ok := list.Attr("role"); ok {
+			t.Errorf("archive=%v: list has role %q", archive, role)
+		}
+		if tab, _ := list.Attr("tabindex"); tab != "0" {
+			t.Errorf("archive=%v: list tabindex %q, want 0", archive, tab)
+		}
+		if label, _ := list.Attr("aria-label"); label == "" {
+			t.Errorf("archive=%v: list has no label", archive)
+		}
+		log := list.Parent()
+		if role, _ := log.Attr("role"); role != "log" {
+			t.Errorf("archive=%v: list's parent has role %q, want log", archive, role)
+		}
+		if label, _ := log.Attr("aria-label"); label == "" {
+			t.Errorf("archive=%v: log has no label", archive)
+		}
+		live, _ := log.Attr("aria-live")
+		if _, stream := list.Attr("hx-sse:connect"); stream == archive || (live == "polite") == archive {
+			t.Errorf("archive=%v: stream %v, aria-live %q", archive, stream, live)
+		}
+		if list.Children().Not("li").Length() != 0 {
+			t.Errorf("archive=%v: list has children other than <li>", archive)
+		}
+	}
+}
