@@ -24,8 +24,10 @@ const (
 	// liveDeadline is how soon a message must show on every open page.
 	liveDeadline = 2 * time.Second
 	// browserTestTimeout bounds a whole browser test, so that a hang fails
-	// the test instead of blocking the run.
-	browserTestTimeout = 60 * time.Second
+	// the test instead of blocking the run. It allows for a shared machine
+	// running every package's tests at once, where a test that takes 20 s
+	// alone has been seen to take over 60.
+	browserTestTimeout = 2 * time.Minute
 	// pollInterval is how often a test looks at a page while it waits.
 	pollInterval = 25 * time.Millisecond
 	// viewportWidth and viewportHeight are a laptop's window, also the size
