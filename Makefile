@@ -5,7 +5,7 @@ GO ?= go
 PORT ?= 5000
 VENDOR := assets/static/vendor
 
-.PHONY: run build assets generate check-generated test test-short vet bench clean
+.PHONY: run build assets generate check-generated test test-short vet bench audit clean
 
 # run builds, then runs the binary itself rather than `go run`, so that
 # Ctrl-C reaches chatzilla, which shuts down cleanly and exits 0. In a
@@ -66,5 +66,18 @@ bench: assets
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./hub ./handlers ./store | tee bench.txt
 	$(GO) tool benchstat bench.txt
 
+# Lighthouse (mobile and desktop) on the join and chat pages, and the Nu HTML
+# checker when Java is present, against a Chatzilla started for the purpose;
+# prints the scores (docs/AUDIT.md has the latest). The tools' npm packages are
+# pinned by tools/audit/package-lock.json and installed only here, never by
+# `make run` or `make test`. Chromium is found on PATH or at CHROME_PATH.
+audit: build tools/audit/node_modules/.package-lock.json
+	sh tools/audit/run.sh
+
+# --ignore-scripts: vnu-jar would otherwise download a Java runtime of its own.
+tools/audit/node_modules/.package-lock.json: tools/audit/package.json tools/audit/package-lock.json
+	cd tools/audit && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 clean:
-	rm -rf bin $(VENDOR) node_modules
+	rm -rf bin $(VENDOR) node_modules tools/audit/node_modules
