@@ -1,5 +1,8 @@
 // Prints the four Lighthouse category scores of each report given, as a
-// table, and the failed audits that cost points.
+// table, and the failed audits that cost points. The last column is
+// Lighthouse's CPU benchmark index for the run: performance is measured on a
+// (simulated) slow device scaled from this machine's speed at that moment, so
+// a busy machine (a low index) scores lower on the same page.
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -15,7 +18,7 @@ for (const file of process.argv.slice(2)) {
 	rows.push([name, ...categories.map((c) => {
 		const s = lhr.categories[c]?.score;
 		return s == null ? "-" : String(Math.round(s * 100));
-	})]);
+	}), String(Math.round(lhr.environment?.benchmarkIndex ?? 0))]);
 	for (const c of categories) {
 		for (const ref of lhr.categories[c]?.auditRefs ?? []) {
 			const a = lhr.audits[ref.id];
@@ -25,7 +28,7 @@ for (const file of process.argv.slice(2)) {
 		}
 	}
 }
-const header = ["page", "performance", "accessibility", "best practices", "SEO"];
+const header = ["page", "performance", "accessibility", "best practices", "SEO", "CPU index"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r) => "| " + r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(" | ") + " |";
 console.log(line(header));
