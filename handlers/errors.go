@@ -93,6 +93,8 @@ func (s *server) handleError(err error, c echo.Context) {
 	p := views.Problem{Status: status, Title: http.StatusText(status), Message: message}
 	var rerr error
 	switch {
+	case isSend(c) && (isHTMX(c) || acceptsHTML(c)):
+		rerr = s.renderSendFailed(c, p)
 	case isHTMX(c):
 		rerr = render(c, status, views.ProblemMessage(p))
 	case acceptsHTML(c):

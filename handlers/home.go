@@ -25,10 +25,12 @@ func (s *server) home(c echo.Context) error {
 		// The same for everyone, but checked each time: a visitor who has
 		// just joined must not be shown the form from cache.
 		c.Response().Header().Set("Cache-Control", "no-cache")
-		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{}))
+		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{DraftKept: hasDraft(c)}))
 	}
 	if c.QueryParam("before") == "" {
-		return s.renderChat(c, http.StatusOK, me.Email, s.newComposer())
+		composer := s.newComposer()
+		composer.Text = s.takeDraft(c)
+		return s.renderChat(c, http.StatusOK, me.Email, composer)
 	}
 	before, err := strconv.ParseInt(c.QueryParam("before"), 10, 64)
 	if err != nil || before < 1 {

@@ -21,22 +21,25 @@ import (
 // by its stream like everyone else's, so an htmx request only gets a fresh
 // composer back and the message is never shown twice.
 func (s *server) createMessage(c echo.Context) error {
+	// The form is read first, so that whatever refuses the message, the
+	// composer comes back with its text (see renderSendFailed).
+	typed, err := formValue(c, "message")
+	if err != nil {
+		return err
+	}
+	key := c.FormValue("key")
+
 	me, joined, err := s.member(c)
 	if err != nil {
 		return err
 	}
 	if !joined {
 		if isHTMX(c) {
-			return problem(http.StatusUnauthorized, "You are no longer in the chat. Reload the page to join again.")
+			return problem(http.StatusUnauthorized, "Your session ended, so this was not sent: join again to send it.")
 		}
+		s.keepDraft(c, typed)
 		return seeOther(c, "/")
 	}
-
-	typed, err := formValue(c, "message")
-	if err != nil {
-		return err
-	}
-	key := c.FormValue("key")
 	text, reason := validateMessage(typed, s.MaxMessageLength)
 	status := http.StatusUnprocessableEntity
 	if !validKey(key) {
@@ -60,10 +63,7 @@ func (s *server) createMessage(c echo.Context) error {
 			key = newKey()
 		}
 		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Key: key, Error: reason, Autofocus: true}
-		if isHTMX(c) {
-			return render(c, status, views.ComposerForm(composer))
-		}
-		return s.renderChat(c, status, me.Email, composer)
+		return s.renderRefused(c, status, composer)
 	}
 	if reason != "" {
 		return refuse(status, reason)

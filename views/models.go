@@ -28,6 +28,9 @@ func (p Page) withoutScripts() Page {
 type JoinForm struct {
 	Email string // what the person typed, kept when it was refused
 	Error string
+	// DraftKept says a message sent after the session ended waits to be
+	// put back in the composer once the person has joined again.
+	DraftKept bool
 }
 
 // Message is one chat message as shown in the list.
@@ -50,6 +53,12 @@ func (m Message) FullTime() string { return m.SentAt.UTC().Format("2 Jan 2006 15
 
 // DOMID is the list item's id, which also lets a reader link to a message.
 func (m Message) DOMID() string { return "m-" + strconv.FormatInt(m.ID, 10) }
+
+// sendTimeout is how long the browser waits for the answer to a send before
+// it tells the person "Not sent" and offers Retry. A send normally takes
+// milliseconds; one that takes this long is lost in a network that has gone
+// away, and the person should not be left waiting.
+const sendTimeout = "15s"
 
 // Composer is the "write a message" form.
 type Composer struct {

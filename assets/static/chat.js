@@ -26,6 +26,117 @@
 		if (box.value.trim() !== "" && !box.disabled) box.form.requestSubmit();
 	});
 
+	// Nothing a person types is lost. The draft is kept in this tab's
+	// sessionStorage until the server has the message, so a reload or
+	// joining again after the session ended brings it back. A send that
+	// fails comes back as a composer with the reason; one that gets no
+	// answer at all is offered again with Retry.
+	const drafts = (() => {
+		try { return window.sessionStorage; } catch { return null; } // storage turned off
+	})();
+	// Per person and page: someone else joining in this tab must not get it.
+	function draftKey() {
+		const me = document.querySelector("#session-ended input[name=email]");
+		return me ? "chatzilla-draft:" + me.value + ":" + location.pathname : "";
+	}
+	function keepDraft(text) {
+		const key = draftKey();
+		if (!drafts || !key) return;
+		try {
+			if (text) drafts.setItem(key, text); else drafts.removeItem(key);
+		} catch { /* storage full: the box still holds the text */ }
+	}
+	function savedDraft() {
+		const key = draftKey();
+		return (drafts && key && drafts.getItem(key)) || "";
+	}
+	const isComposer = (e) => e.target.id === "composer";
+
+	document.addEventListener("input", (e) => {
+		if (e.target.id === "message") keepDraft(e.target.value);
+	});
+
+	// sending is the send under way, until it is stored: its text and its
+	// one-time key, which makes sending it again safe.
+	let sending = null;
+	document.addEventListener("htmx:before:request", (e) => {
+		if (!isComposer(e)) return;
+		const form = e.target.elements;
+		sending = { text: form.message.value, key: form.key ? form.key.value : "" };
+		keepDraft(sending.text);
+		notSent(false);
+	});
+	document.addEventListener("htmx:after:request", (e) => {
+		const status = e.detail.ctx.response.status;
+		if (status === 401) {
+			sessionEnded();
+			// The stream's first answer: the bar says it all, and the
+			// list is left as it is.
+			if (e.target.id === "messages") e.preventDefault();
+		}
+		if (isComposer(e) && status < 400) {
+			sending = null;
+			keepDraft("");
+		}
+	});
+	// A composer the server sent back after a failure holds the text and
+	// key, unless the server refused to read them (too large, another
+	// site's request): then they are put back from here.
+	document.addEventListener("htmx:after:init", (e) => {
+		if (!isComposer(e) || sending === null) return;
+		const form = e.target.elements;
+		if (form.message.value === "") {
+			form.message.value = sending.text;
+			if (form.key && sending.key) form.key.value = sending.key;
+		}
+		sending = null;
+		form.message.focus();
+	});
+	// No answer at all: the network is down or the send timed out. Nothing
+	// was swapped, so the text is still in the box.
+	document.addEventListener("htmx:error", (e) => {
+		if (!isComposer(e) || !e.detail.ctx) return;
+		sending = null;
+		notSent(true);
+		// htmx enables the box again once this event is over; focus then.
+		setTimeout(() => e.target.elements.message.focus(), 0);
+	});
+	document.addEventListener("click", (e) => {
+		if (e.target.id === "retry") e.target.form.requestSubmit();
+	});
+
+	function notSent(show) {
+		const shown = document.getElementById("not-sent");
+		if (!show) {
+			if (shown) shown.remove();
+			return;
+		}
+		if (shown) return;
+		const note = document.createElement("p");
+		note.id = "not-sent";
+		note.className = "error";
+		note.setAttribute("role", "alert");
+		const retry = document.createElement("button");
+		retry.type = "button";
+		retry.id = "retry";
+		retry.className = "secondary";
+		retry.textContent = "Retry";
+		note.append("Not sent. ", retry);
+		document.querySelector("#composer .row").after(note);
+	}
+
+	// The session is gone (a new server secret, Leave on another device):
+	// say so and offer Join again, instead of reconnecting forever.
+	let ended = false;
+	function sessionEnded() {
+		const bar = document.getElementById("session-ended");
+		if (!bar || ended) return;
+		ended = true;
+		bar.hidden = false;
+		const connection = document.getElementById("connection");
+		if (connection) connection.hidden = true;
+	}
+
 	function start() {
 		const list = document.getElementById("messages");
 		if (!list) return;
@@ -70,14 +181,24 @@
 
 		// The stream's state: htmx's SSE extension reconnects by itself (with
 		// Last-Event-ID, so missed messages arrive); say so while it does.
-		const down = () => { connection.hidden = false; };
-		list.addEventListener("htmx:sse:error", down);
+		// A stream answered 401 will never come back: the session ended.
+		const down = () => { connection.hidden = ended; };
+		list.addEventListener("htmx:sse:error", (e) => {
+			if (e.detail.status === 401) sessionEnded(); else down();
+		});
 		list.addEventListener("htmx:sse:before:connection", (e) => {
-			if (e.detail.connection && e.detail.connection.attempt > 0) down();
+			if (ended) e.detail.connection.cancelled = true; // stop trying
+			else if (e.detail.connection && e.detail.connection.attempt > 0) down();
 		});
 		list.addEventListener("htmx:sse:after:connection", () => { connection.hidden = true; });
 		list.addEventListener("htmx:sse:close", down);
 		list.addEventListener("chatzilla-reload", (e) => reloadList(list, e.detail && e.detail.data));
+
+		const box = document.getElementById("message");
+		if (box && box.value === "" && savedDraft()) {
+			box.value = savedDraft();
+			box.focus();
+		}
 	}
 
 	// A page too far behind for the stream to replay what it missed (a

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/chatzilla/chatzilla/store/storetest"
+)
+
+// Nothing a person types is lost: each failure a send can meet ends with the
+// text still in the composer and the cursor in it, and sending again sends
+// the message once.
+
+func TestBrowserDraftSurvivesOversizeSend(t *testing.T) {
+	chromium := requireChromium(t)
+	app := startChatzilla(t, nil)
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.join(app.URL, "alice@example.com")
+	alice.keepPageOpen()
+
+	// Far more than any body limit: the server refuses it unread (413),
+	// so only the page can give the text back.
+	huge := strings.Repeat("All work and no play. ", 8_000)
+	evaluate[bool](alice, fmt.Sprintf(`(box => { box.value = %q; box.dispatchEvent(new Event("input", {bubbles: true})); return true })(document.querySelector("#message"))`, huge))
+	alice.do(chromedp.Click(chromedp.CSS("#send")))
+	alice.waitForKeptDraft(huge, "too much")
+}
+
+func TestBrowserDraftSurvivesStoreDown(t *testing.T) {
+	chromium := requireChromium(t)
+	db := newCuttableProxy(t, storetest.PostgresURL(t))
+	app := startChatzilla(t, map[string]string{"DATABASE_URL": db.URL})
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	carol := browser.open(t, "Carol", javaScriptOff)
+	alice.join(app.URL, "alice@example.com")
+	alice.keepPageOpen()
+	carol.join(app.URL, "carol@example.com")
+
+	db.cut()
+	alice.do(chromedp.SendKeys(chromedp.CSS("#message"), "Is the database up?"))
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitForKeptDraft("Is the database up?", "was not sent")
+
+	// Without JavaScript the form posts a whole page, which comes back with
+	// the composer filled.
+	carol.sendWithPlainForm("Plain forms keep it too")
+	if got := carol.composerText(); got != "Plain forms keep it too" {
+		t.Errorf("after a plain-form send to a store that is down, Carol's composer holds %q", got)
+	}
+	if got := evaluate[string](carol, `(e => e ? e.textContent : "")(document.querySelector("#message-error"))`); !strings.Contains(got, "was not sent") {
+		t.Errorf("Carol is not told her message was not sent; the page is:\n%s", evaluate[string](carol, `document.body.outerHTML`))
+	}
+
+	db.restore()
+	sent := time.Now()
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitForEmptyFocusedComposer(sent)
+	// The store's follower, which broadcasts, reconnects with back-off.
+	alice.waitUntil(reconnectDeadline, "the message, once", func() string {
+		return alice.unlessMessagesInOrder([]string{"alice@example.com: Is the database up?"})
+	})
+	carol.submit(`#composer button[type="submit"]`)
+	carol.expectMessages("alice@example.com: Is the database up?", "carol@example.com: Plain forms keep it too")
+}
+
+func TestBrowserDraftSurvivesNetworkDown(t *testing.T) {
+	chromium := requireChromium(t)
+	db := "sqlite:" + t.TempDir() + "/chat.db"
+	first := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.join(first.URL, "alice@example.com")
+	alice.keepPageOpen()
+
+	// Counts the sends the page makes, to tell a new attempt from the last.
+	evaluate[bool](alice, `document.addEventListener("htmx:before:request", e => {
+		if (e.target.id === "composer") window.chatzillaSends = (window.chatzillaSends || 0) + 1;
+	}) === undefined`)
+	if err := first.stop(); err != nil {
+		t.Fatalf("stopping chatzilla: %v", err)
+	}
+	alice.do(chromedp.SendKeys(chromedp.CSS("#message"), "Anyone there?"))
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitForKeptDraft("Anyone there?", "Not sent.")
+	if !evaluate[bool](alice, `(b => b !== null && b.textContent === "Retry")(document.querySelector("#not-sent button"))`) {
+		t.Fatalf("no Retry button next to Not sent: %s", alice.composerHTML())
+	}
+
+	// Enter tries again while the server is still away.
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitUntil(liveDeadline, "a second attempt", func() string {
+		if n := evaluate[int](alice, `window.chatzillaSends`); n != 2 {
+			return fmt.Sprintf("the page made %d sends, want 2", n)
+		}
+		return ""
+	})
+	alice.waitForKeptDraft("Anyone there?", "Not sent.")
+
+	second := startChatzilla(t, map[string]string{"PORT": port(t, first.URL), "DATABASE_URL": db})
+	sent := time.Now()
+	alice.do(chromedp.Click(chromedp.CSS("#not-sent button")))
+	alice.waitForEmptyFocusedComposer(sent)
+	// The stream tried all along, with back-off growing to seconds.
+	alice.waitUntil(2*reconnectDeadline, "the message, once, after the stream is back", func() string {
+		return alice.unlessMessagesInOrder([]string{"alice@example.com: Anyone there?"})
+	})
+	if n := countLog(second, `msg=message`, "sender=alice@example.com"); n != 1 {
+		t.Errorf("chatzilla stored %d messages of Alice's, want 1", n)
+	}
+}
+
+func TestBrowserSessionEndedByNewSecret(t *testing.T) {
+	chromium := requireChromium(t)
+	db := "sqlite:" + t.TempDir() + "/chat.db"
+	first := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	carol := browser.open(t, "Carol", javaScriptOff)
+	carol.join(first.URL, "carol@example.com")
+	alice.join(first.URL, "alice@example.com")
+	alice.keepPageOpen()
+	alice.waitForNotice(liveDeadline, "alice@example.com joined") // her stream is up
+	alice.do(chromedp.SendKeys(chromedp.CSS("#message"), "Half-written thought"))
+	if alice.sessionEndedShown() {
+		t.Fatal("Your session ended is shown while joined")
+	}
+
+	// A restart with a new secret: Alice's cookie no longer opens anything,
+	// and her page must say so rather than reconnect forever.
+	if err := first.stop(); err != nil {
+		t.Fatalf("stopping chatzilla: %v", err)
+	}
+	second := startChatzilla(t, map[string]string{"PORT": port(t, first.URL), "DATABASE_URL": db, "SESSION_SECRET": strings.Repeat("n", 32)})
+	took := alice.waitUntil(reconnectDeadline, "the stream's 401 shows Your session ended", func() string {
+		if !alice.sessionEndedShown() {
+			return "it is not shown; the top of the page is: " + evaluate[string](alice, `document.querySelector("header").outerHTML`)
+		}
+		if alice.connectionShown() {
+			return "Reconnecting… is still shown"
+		}
+		return ""
+	})
+	t.Logf("Your session ended shown %v after the new instance started", took.Round(time.Millisecond))
+	if !evaluate[bool](alice, `window.chatzillaPageKeptOpen === true`) {
+		t.Fatal("the page was reloaded")
+	}
+
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitForKeptDraft("Half-written thought", "join again")
+
+	// One click, no typing: the same address, and the draft comes along.
+	alice.submit("#session-ended button")
+	if got := evaluate[string](alice, `document.querySelector(".me-email").textContent`); got != "alice@example.com" {
+		t.Fatalf("after Join again, the page is for %q", got)
+	}
+	alice.waitForKeptDraft("Half-written thought", "")
+	alice.keepPageOpen()
+	sent := time.Now()
+	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.waitForLiveMessage("alice@example.com: Half-written thought", sent)
+	alice.waitForEmptyFocusedComposer(sent)
+	if n := countLog(second, `msg=message`, "sender=alice@example.com"); n != 1 {
+		t.Errorf("chatzilla stored %d messages of Alice's, want 1", n)
+	}
+	// Sent, so no longer a draft: a reload shows an empty composer.
+	alice.do(chromedp.Reload())
+	if got := alice.composerText(); got != "" {
+		t.Errorf("after the draft was sent and the page reloaded, the composer holds %q", got)
+	}
+
+	// Without JavaScript the send leads to the join form (303 to /), which
+	// says the message is kept; joining again puts it back in the box.
+	carol.sendWithPlainForm("Sent after the restart")
+	if got := evaluate[string](carol, `(e => e ? e.textContent : "")(document.querySelector("#draft-kept"))`); !strings.Contains(got, "Your session ended") {
+		t.Fatalf("Carol's send without a session does not say the session ended; the page is:\n%s", evaluate[string](carol, `document.body.outerHTML`))
+	}
+	carol.do(chromedp.SendKeys(chromedp.CSS("#email"), "carol@example.com"))
+	carol.submit(`form[action="/join"] button[type="submit"]`)
+	if got := carol.composerText(); got != "Sent after the restart" {
+		t.Fatalf("after joining again, Carol's composer holds %q", got)
+	}
+	carol.submit(`#composer button[type="submit"]`)
+	carol.expectMessages("alice@example.com: Half-written thought", "carol@example.com: Sent after the restart")
+	if got := carol.composerText(); got != "" {
+		t.Errorf("after sending the kept draft, Carol's composer holds %q", got)
+	}
+}
+
+// waitForKeptDraft waits until the composer holds text, has the cursor and
+// shows a sentence containing reason ("" for none).
+func (p *browserPerson) waitForKeptDraft(text, reason string) {
+	p.t.Helper()
+	p.waitUntil(liveDeadline, "the text kept, the cursor in the box and "+cmpReason(reason), func() string {
+		type composer struct {
+			Text     string `json:"text"`
+			Focused  bool   `json:"focused"`
+			Disabled bool   `json:"disabled"`
+			Errors   string `json:"errors"`
+		}
+		c := evaluate[composer](p, `(box => ({
+			text: box ? box.value : "(no box)",
+			focused: box !== null && document.activeElement === box,
+			disabled: box !== null && box.disabled,
+			errors: Array.from(document.querySelectorAll("#composer .error"), e => e.textContent).join(" | "),
+		}))(document.querySelector("#composer #message"))`)
+		switch {
+		case c.Text != text:
+			return fmt.Sprintf("the composer holds %.60q (%d characters), want %.60q (%d)", c.Text, len(c.Text), text, len(text))
+		case reason == "" && c.Errors != "":
+			return fmt.Sprintf("the composer shows %q", c.Errors)
+		case !strings.Contains(strings.ToLower(c.Errors), strings.ToLower(reason)):
+			return fmt.Sprintf("the composer shows %q; the form is %s", c.Errors, p.composerHTML())
+		case c.Disabled || !c.Focused:
+			return fmt.Sprintf("the box is disabled=%v focused=%v (focus is on %s)", c.Disabled, c.Focused, evaluate[string](p, `document.activeElement.outerHTML.slice(0, 80)`))
+		}
+		return ""
+	})
+}
+
+func cmpReason(reason string) string {
+	if reason == "" {
+		return "no error"
+	}
+	return fmt.Sprintf("%q next to it", reason)
+}
+
+func (p *browserPerson) composerHTML() string {
+	p.t.Helper()
+	html := evaluate[string](p, `(document.querySelector("#composer") || document.body).outerHTML`)
+	if len(html) > 2000 {
+		html = html[:2000] + "…"
+	}
+	return html
+}
+
+func (p *browserPerson) sessionEndedShown() bool {
+	p.t.Helper()
+	return evaluate[bool](p, `(b => b !== null && !b.hidden && b.getClientRects().length > 0)(document.querySelector("#session-ended"))`)
+}
+
+// port is the port of a base URL, to start the next instance on.
+func port(t *testing.T, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Port()
+}
+
+// cuttableProxy stands between the program and PostgreSQL, so that a test
+// can take the database away from this program alone: cut closes every
+// connection and refuses new ones until restore.
+type cuttableProxy struct {
+	URL string // the database URL, through the proxy
+
+	t      *testing.T
+	target string
+	ln     net.Listener
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]bool
+}
+
+func newCuttableProxy(t *testing.T, databaseURL string) *cuttableProxy {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttableProxy{t: t, target: u.Host, ln: ln, conns: make(map[net.Conn]bool)}
+	u.Host = ln.Addr().String()
+	p.URL = u.String()
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *cuttableProxy) serve() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return // closed at the end of the test
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.down {
+			client.Close()
+			server.Close()
+		} else {
+			p.conns[client], p.conns[server] = true, true
+			go p.pipe(client, server)
+			go p.pipe(server, client)
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *cuttableProxy) pipe(to, from net.Conn) {
+	_, _ = io.Copy(to, from)
+	to.Close()
+	from.Close()
+}
+
+func (p *cuttableProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *cuttableProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}

@@ -1,0 +1,57 @@
+package handlers
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/chatzilla/chatzilla/views"
+)
+
+// isSend reports whether the request is a message sent from the composer,
+// whose failures must give the person their text back.
+func isSend(c echo.Context) bool {
+	return c.Request().Method == http.MethodPost && c.Request().URL.Path == "/messages"
+}
+
+// renderSendFailed answers a send that failed, whatever failed (validation,
+// flood control, the session, the store, a panic, the body limit, the
+// cross-origin check), with the composer as it was sent and the reason next
+// to it: a fresh composer for htmx, which swaps it in for the old one, or
+// the chat page with the composer filled for a plain form.
+func (s *server) renderSendFailed(c echo.Context, p views.Problem) error {
+	return s.renderRefused(c, p.Status, sentComposer(c, p.Message))
+}
+
+// renderRefused answers a send with composer, which says why it was refused.
+func (s *server) renderRefused(c echo.Context, status int, composer views.Composer) error {
+	if isHTMX(c) {
+		return render(c, status, views.ComposerForm(composer))
+	}
+	if me, joined, err := s.member(c); err == nil && joined {
+		if err := s.renderChat(c, status, me.Email, composer); err == nil {
+			return nil
+		}
+		// The page needs the history, which fails when the store does:
+		// the composer alone still lets the person send again.
+	}
+	p := views.Problem{Status: status, Title: http.StatusText(status), Message: composer.Error}
+	return render(c, status, views.SendFailedPage(s.page, p, composer))
+}
+
+// sentComposer is the composer as the person sent it, with reason shown and
+// the same one-time key, so that sending it again cannot post it twice. It
+// reads the form only if the handler already did: a body the body limit
+// refused (413) or the cross-origin check never read (403) is not read here
+// either, and the page's script puts the text and key back instead.
+func sentComposer(c echo.Context, reason string) views.Composer {
+	var text, key string
+	if form := c.Request().PostForm; form != nil {
+		text, key = form.Get("message"), form.Get("key")
+	}
+	if key == "" || !validKey(key) {
+		key = newKey()
+	}
+	return views.Composer{Text: strings.ToValidUTF8(text, "\uFFFD"), Key: key, Error: reason, Autofocus: true}
+}
