@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -194,6 +195,67 @@ func TestBrowserSessionEndedByNewSecret(t *testing.T) {
 	carol.expectMessages("alice@example.com: Half-written thought", "carol@example.com: Sent after the restart")
 	if got := carol.composerText(); got != "" {
 		t.Errorf("after sending the kept draft, Carol's composer holds %q", got)
+	}
+}
+
+// Leave ends the session on the server: a copy of its cookie, in another
+// browser with the chat open and a message half-written, is told at once
+// that the session ended, keeps the text, and joins again in one click.
+func TestBrowserLeaveEndsACopiedSession(t *testing.T) {
+	chromium := requireChromium(t)
+	app := startChatzilla(t, nil)
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	copied := browser.open(t, "the browser with Alice's copied cookie", javaScriptOn)
+	alice.join(app.URL, "alice@example.com")
+	copied.copyCookiesFrom(alice, app.URL)
+	copied.do(chromedp.Navigate(app.URL + "/"))
+	if got := evaluate[string](copied, `(e => e ? e.value : "not the chat")(document.querySelector("#session-ended input[name=email]"))`); got != "alice@example.com" {
+		t.Fatalf("the copied cookie opens %q, want Alice's chat", got)
+	}
+	copied.keepPageOpen()
+	waitForLog(t, app, 2, `msg="stream connected"`, "sender=alice@example.com") // both pages are live
+	copied.do(chromedp.SendKeys(chromedp.CSS("#message"), "Written on the other device"))
+
+	alice.submit(`form[action="/leave"] button:not([name])`)
+	took := copied.waitUntil(reconnectDeadline, "Your session ended, after Leave elsewhere", func() string {
+		if !copied.sessionEndedShown() {
+			return "it is not shown"
+		}
+		if copied.connectionShown() {
+			return "Reconnecting… is still shown"
+		}
+		return ""
+	})
+	t.Logf("the copy shows Your session ended %v after Leave", took.Round(time.Millisecond))
+
+	copied.do(chromedp.KeyEvent(kb.Enter))
+	copied.waitForKeptDraft("Written on the other device", "join again")
+	copied.submit("#session-ended button")
+	copied.waitForKeptDraft("Written on the other device", "")
+	copied.keepPageOpen()
+	sent := time.Now()
+	copied.do(chromedp.KeyEvent(kb.Enter))
+	copied.waitForLiveMessage("alice@example.com: Written on the other device", sent)
+	if n := countLog(app, `msg=message`, "sender=alice@example.com"); n != 1 {
+		t.Errorf("chatzilla stored %d messages of Alice's, want 1", n)
+	}
+}
+
+// copyCookiesFrom gives p the cookies that from's browser holds for base, as
+// someone who copied them would.
+func (p *browserPerson) copyCookiesFrom(from *browserPerson, base string) {
+	p.t.Helper()
+	got, err := chromedp.Call(from.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
+	if err != nil || len(got.Cookies) == 0 {
+		p.t.Fatalf("reading %s's cookies: %v (%d cookies)", from.name, err, len(got.Cookies))
+	}
+	var cookies []*network.CookieParam
+	for _, c := range got.Cookies {
+		cookies = append(cookies, &network.CookieParam{Name: c.Name, Value: c.Value, URL: base + "/", HTTPOnly: c.HTTPOnly, SameSite: c.SameSite})
+	}
+	if _, err := chromedp.Call(p.ctx, network.SetCookies, network.SetCookiesParams{Cookies: cookies}); err != nil {
+		p.t.Fatalf("giving %s the cookies: %v", p.name, err)
 	}
 }
 
