@@ -21,6 +21,15 @@ func isSend(c echo.Context) bool {
 // to it: a fresh composer for htmx, which swaps it in for the old one, or
 // the chat page with the composer filled for a plain form.
 func (s *server) renderSendFailed(c echo.Context, p views.Problem) error {
+	// Whatever failed on the server's side (the store, while checking the
+	// session too; a bug), what the person needs to know is that the
+	// message was not sent.
+	switch {
+	case p.Status == http.StatusServiceUnavailable:
+		p.Message = "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment."
+	case p.Status >= 500:
+		p.Message = "Your message was not sent: something went wrong on our side. Try again."
+	}
 	return s.renderRefused(c, p.Status, sentComposer(c, p.Message))
 }
 
