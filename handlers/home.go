@@ -36,7 +36,7 @@ func (s *server) home(c echo.Context) error {
 	if err != nil || before < 1 {
 		return problem(http.StatusBadRequest, "before must be a message id (a whole number above 0).")
 	}
-	h, err := s.history(c.Request().Context(), before)
+	h, err := s.history(c.Request().Context(), before, me.Email)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *server) home(c echo.Context) error {
 
 // renderChat is the chat page with the latest messages.
 func (s *server) renderChat(c echo.Context, status int, me string, composer views.Composer) error {
-	h, err := s.history(c.Request().Context(), 0)
+	h, err := s.history(c.Request().Context(), 0, me)
 	if err != nil {
 		return err
 	}
@@ -69,9 +69,10 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 }
 
 // history is a page of HistorySize messages before the message before, or
-// the latest ones when before is 0. It reads one more than it shows to know
-// whether there are older ones.
-func (s *server) history(ctx context.Context, before int64) (views.History, error) {
+// the latest ones when before is 0, as the reader me sees them. It reads one
+// more than it shows to know whether there are older ones, and that one is
+// also what the first message shown follows on from.
+func (s *server) history(ctx context.Context, before int64, me string) (views.History, error) {
 	var ms []store.Message
 	var err error
 	if before > 0 {
@@ -82,10 +83,12 @@ func (s *server) history(ctx context.Context, before int64) (views.History, erro
 	if err != nil {
 		return views.History{}, storeUnavailable(err, "Chatzilla can't load the messages right now. Try again in a moment.")
 	}
-	h := views.History{HasOlder: len(ms) > s.HistorySize}
+	vs := messageViews(ms)
+	h := views.History{HasOlder: len(vs) > s.HistorySize}
+	var prev *views.Message
 	if h.HasOlder {
-		ms = ms[1:]
+		prev, vs = &vs[0], vs[1:]
 	}
-	h.Messages = messageViews(ms)
+	h.Messages = views.InLogOrder(prev, vs, me)
 	return h, nil
 }

@@ -114,14 +114,30 @@ func PublishPresence(h *hub.Hub, c presence.Change) error {
 	return nil
 }
 
+// Publisher hands every stored message to every stream. How a message is
+// shown depends on the one before it (see views.Message.InLog), so the
+// publisher remembers it.
+type Publisher struct {
+	hub  *hub.Hub
+	prev *store.Message
+}
+
+// NewPublisher returns a publisher for messages after last, the latest
+// message already stored (nil if there is none).
+func NewPublisher(h *hub.Hub, last *store.Message) *Publisher {
+	return &Publisher{hub: h, prev: last}
+}
+
 // Publish renders m once, frames it once and hands it to every stream. The
-// store's follower calls it for every stored message, in id order.
-func Publish(h *hub.Hub, m store.Message) error {
-	frame, err := messageFrame(m)
+// store's follower calls it for every stored message, in id order, from one
+// goroutine.
+func (p *Publisher) Publish(m store.Message) error {
+	frame, err := messageFrame(p.prev, m)
 	if err != nil {
 		return err
 	}
-	h.Publish(hub.Event{ID: m.ID, Frame: frame})
+	p.prev = &m
+	p.hub.Publish(hub.Event{ID: m.ID, Frame: frame})
 	return nil
 }
 

@@ -19,7 +19,7 @@ var benchMessage = store.Message{
 func BenchmarkMessageFrame(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := messageFrame(benchMessage); err != nil {
+		if _, err := messageFrame(nil, benchMessage); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -27,7 +27,7 @@ func BenchmarkMessageFrame(b *testing.B) {
 
 // BenchmarkEncodeEvent is the SSE framing alone.
 func BenchmarkEncodeEvent(b *testing.B) {
-	data := []byte(`<li id="m-123456" class="av-1" data-initials="AL"><b><bdi>ada.lovelace@example.com</bdi></b>: <bdi>Hello &lt;everyone&gt; &amp; welcome!</bdi><time datetime="2026-11-25T12:00:00Z" title="25 Nov 2026 12:00 UTC">12:00</time></li>`)
+	data := []byte(`<li id="m-123456" class="msg av-1" data-initials="AL" data-name="ada.lovelace"><b><bdi>ada.lovelace@example.com</bdi></b>: <bdi>Hello &lt;everyone&gt; &amp; welcome!</bdi><time datetime="2026-11-25T12:00:00Z" title="25 Nov 2026 12:00 UTC">12:00</time></li>`)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {

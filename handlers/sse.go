@@ -10,15 +10,22 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// messageFrame renders m and wraps it as one text/event-stream event:
+// messageFrame renders m, which follows prev in the log (nil if nothing
+// does), and wraps it as one text/event-stream event:
 //
 //	id: 42
-//	data: <li id="m-42"><b>bob@example.com</b>: hello</li>
+//	data: <li id="m-42" …>…<b>bob…</b>…: hello…</li>
 //
-// The id is what a reconnecting browser sends back as Last-Event-ID.
-func messageFrame(m store.Message) ([]byte, error) {
+// The id is what a reconnecting browser sends back as Last-Event-ID. The
+// rendering is the same for every reader, so it is made once.
+func messageFrame(prev *store.Message, m store.Message) ([]byte, error) {
+	var before *views.Message
+	if prev != nil {
+		v := messageView(*prev)
+		before = &v
+	}
 	var html bytes.Buffer
-	if err := views.MessageItem(messageView(m)).Render(context.Background(), &html); err != nil {
+	if err := views.MessageItem(messageView(m).InLog(before)).Render(context.Background(), &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(m.ID, html.Bytes()), nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatzilla/chatzilla/hub"
 	"github.com/chatzilla/chatzilla/presence"
+	"github.com/chatzilla/chatzilla/store"
 )
 
 const (
@@ -246,6 +247,7 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 			last, replay = newest[0].ID, false
 		}
 	}
+	var prev *store.Message // the message before the next one sent
 	for more := replay; more; {
 		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
 		page, err := st.Store.MessagesAfter(ctx, last, replayPage)
@@ -255,15 +257,23 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 			why = "replay failed" // the browser reconnects and tries again
 			return 0, false
 		}
-		for _, m := range page {
-			frame, err := messageFrame(m)
+		if prev == nil && len(page) > 0 && after > 0 {
+			if prev, err = st.previous(after + 1); err != nil {
+				st.log.Error("stream replay", "before", after+1, "err", err)
+				why = "replay failed"
+				return 0, false
+			}
+		}
+		for i := range page {
+			m := page[i]
+			frame, err := messageFrame(prev, m)
 			if err != nil {
 				st.log.Error("rendering message", "id", m.ID, "err", err)
 				why = "render failed"
 				return 0, false
 			}
 			st.batch = append(st.batch, frame)
-			last = m.ID
+			last, prev = m.ID, &page[i]
 		}
 		if st.flush() != nil {
 			why = "write failed"
@@ -272,6 +282,18 @@ func (st *openStream) open(head []byte, reconnected bool, after int64, replay bo
 		more = len(page) == replayPage
 	}
 	return last, true
+}
+
+// previous is the latest message before id before, nil if there is none:
+// what the first message of a replay follows on from.
+func (st *openStream) previous(before int64) (*store.Message, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
+	defer cancel()
+	ms, err := st.Store.MessagesBefore(ctx, before, 1)
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	return &ms[0], nil
 }
 
 // live sends each new message as it is published, from the stream's own

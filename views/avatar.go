@@ -9,7 +9,7 @@ import (
 )
 
 // avatarColours is how many avatar colours app.css defines (.av-0 …).
-const avatarColours = 8
+const avatarColours = 16
 
 // Initials are the one or two letters on someone's avatar, from the part of
 // their email before the @: "ada.lovelace@…" is "AL", "bob@…" is "B".

@@ -4,6 +4,7 @@ package views
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -39,14 +40,76 @@ type Message struct {
 	Sender  string
 	Content string
 	SentAt  time.Time // when the server stored it
+
+	// FollowsOn says the message joins the group of the one before it:
+	// same sender, moments later. Its header is then hidden from sight,
+	// though not from the markup (see MessageItem).
+	FollowsOn bool
+	// NewDay says the message is the first of its day (in UTC; the page's
+	// script redraws day lines in the reader's time zone).
+	NewDay bool
+	// Own marks the reader's own messages on a page rendered for them. A
+	// stream's fragments are the same for every reader, so there the
+	// page's script marks them.
+	Own bool
+}
+
+// groupWindow is how far apart two messages from one sender may be and still
+// read as one group, as in Slack or Campfire.
+const groupWindow = 5 * time.Minute
+
+// InLog places m after prev, the message before it in the log (nil if there
+// is none). The decision is made here, from the log alone, so that a page,
+// a live stream and a replay render every message the same way.
+func (m Message) InLog(prev *Message) Message {
+	m.FollowsOn, m.NewDay = false, true
+	if prev == nil {
+		return m
+	}
+	gap := m.SentAt.Sub(prev.SentAt)
+	m.FollowsOn = prev.Sender == m.Sender && gap >= 0 && gap < groupWindow
+	y1, m1, d1 := prev.SentAt.UTC().Date()
+	y2, m2, d2 := m.SentAt.UTC().Date()
+	m.NewDay = y1 != y2 || m1 != m2 || d1 != d2
+	return m
+}
+
+// InLogOrder places each message after the one before it; prev is the
+// message before the first (nil if there is none). own is the reader, "" for
+// a rendering shared by every reader.
+func InLogOrder(prev *Message, ms []Message, own string) []Message {
+	for i := range ms {
+		ms[i] = ms[i].InLog(prev)
+		ms[i].Own = own != "" && ms[i].Sender == own
+		prev = &ms[i]
+	}
+	return ms
 }
 
 // Datetime is the machine-readable time, in UTC.
 func (m Message) Datetime() string { return m.SentAt.UTC().Format(time.RFC3339) }
 
-// Clock is the time shown, in UTC; the page's script shows it in the
-// reader's own time zone instead.
-func (m Message) Clock() string { return m.SentAt.UTC().Format("15:04") }
+// Clock is the time shown, in UTC and without a leading zero ("9:05"); the
+// page's script shows it in the reader's own time zone and format instead.
+func (m Message) Clock() string {
+	t := m.SentAt.UTC()
+	return strconv.Itoa(t.Hour()) + t.Format(":04")
+}
+
+// Date is the machine-readable day of the message, in UTC.
+func (m Message) Date() string { return m.SentAt.UTC().Format(time.DateOnly) }
+
+// DayLabel is the day line above the first message of a day.
+func (m Message) DayLabel() string { return m.SentAt.UTC().Format("Monday 2 January 2006") }
+
+// Local is the part of sender's address before the last @: the name shown
+// prominently next to the full address, which is muted.
+func Local(sender string) string {
+	if i := strings.LastIndexByte(sender, '@'); i > 0 {
+		return sender[:i]
+	}
+	return sender
+}
 
 // FullTime is the tooltip: date and time.
 func (m Message) FullTime() string { return m.SentAt.UTC().Format("2 Jan 2006 15:04 UTC") }
@@ -85,6 +148,9 @@ type Chat struct {
 	// a link back to the latest and does not go live.
 	Archive bool
 }
+
+// Empty says the chat has no messages at all yet.
+func (c Chat) Empty() bool { return len(c.Messages) == 0 && !c.HasOlder && !c.Archive }
 
 // History is a page of messages and, if there are more, the way to them.
 type History struct {

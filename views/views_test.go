@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func parse(t *testing.T, c templ.Component) *goquery.Document {
 func TestMessageTimeIsWhenStored(t *testing.T) {
 	sent := time.Date(2026, 3, 4, 17, 5, 9, 123, time.FixedZone("CET", 3600))
 	d := parse(t, MessageItem(Message{ID: 9, Sender: "ann@example.com", Content: "hi", SentAt: sent}))
-	tm := d.Find("li#m-9 > time")
+	tm := d.Find("li#m-9 > time:not(.day)")
 	if tm.Length() != 1 {
 		t.Fatal("no <time> in the message")
 	}
@@ -41,9 +42,85 @@ func TestMessageTimeIsWhenStored(t *testing.T) {
 	if title, _ := tm.Attr("title"); title != "4 Mar 2026 16:05 UTC" {
 		t.Errorf("title %q", title)
 	}
-	// The time comes after the content, inside the item.
-	if first := d.Find("li#m-9").Children().First(); goquery.NodeName(first) != "b" {
-		t.Errorf("first child is %s, want the sender's <b>", goquery.NodeName(first))
+	// The time comes last, after the sender and the content.
+	if last := d.Find("li#m-9").Children().Last(); goquery.NodeName(last) != "time" {
+		t.Errorf("last child is %s, want the <time>", goquery.NodeName(last))
+	}
+	early := Message{ID: 10, Sender: "ann@example.com", SentAt: time.Date(2026, 3, 4, 8, 2, 0, 0, time.UTC)}
+	if got := early.Clock(); got != "8:02" {
+		t.Errorf("clock %q, want 8:02, without a leading zero", got)
+	}
+}
+
+// A group: the same sender moments apart. Every message keeps its sender in
+// the markup, in a <b> with the address alone, followed by ": " and the text.
+func TestMessagesInLogOrder(t *testing.T) {
+	at := func(d, h, m int) time.Time { return time.Date(2026, 3, d, h, m, 0, 0, time.UTC) }
+	ms := InLogOrder(nil, []Message{
+		{ID: 1, Sender: "ann@example.com", Content: "one", SentAt: at(4, 9, 0)},
+		{ID: 2, Sender: "ann@example.com", Content: "two", SentAt: at(4, 9, 2)},
+		{ID: 3, Sender: "bob@example.com", Content: "three", SentAt: at(4, 9, 3)},
+		{ID: 4, Sender: "bob@example.com", Content: "four", SentAt: at(4, 9, 30)},
+		{ID: 5, Sender: "bob@example.com", Content: "five", SentAt: at(5, 0, 1)},
+	}, "bob@example.com")
+	want := []struct{ cont, day, own bool }{{false, true, false}, {true, false, false}, {false, false, true}, {false, false, true}, {false, true, true}}
+	for i, m := range ms {
+		if m.FollowsOn != want[i].cont || m.NewDay != want[i].day || m.Own != want[i].own {
+			t.Errorf("message %d: follows on %v, new day %v, own %v; want %+v", m.ID, m.FollowsOn, m.NewDay, m.Own, want[i])
+		}
+		li := parse(t, MessageItem(m)).Find("li.msg")
+		if b := li.Find("b"); b.Length() != 1 || b.Text() != m.Sender || b.Find("*").Not("bdi").Length() != 0 {
+			t.Errorf("message %d: sender element %q", m.ID, b.Text())
+		}
+		c := li.Clone()
+		c.Find("time").Remove()
+		if got := c.Text(); got != m.Sender+": "+m.Content {
+			t.Errorf("message %d reads %q", m.ID, got)
+		}
+		if li.HasClass("cont") != m.FollowsOn || (li.Find("time.day").Length() == 1) != m.NewDay || li.HasClass("own") != m.Own {
+			t.Errorf("message %d rendered as %q", m.ID, li.AttrOr("class", ""))
+		}
+	}
+}
+
+func TestLinks(t *testing.T) {
+	tests := []struct {
+		text  string
+		links []string // hrefs, in order
+		rest  string   // the text as shown
+	}{
+		{"see https://example.com/a?b=1&c=2.", []string{"https://example.com/a?b=1&c=2"}, "see https://example.com/a?b=1&c=2."},
+		{"(http://x.org/wiki/A_(b)) and HTTPS://X.ORG", []string{"http://x.org/wiki/A_(b)", "HTTPS://X.ORG"}, "(http://x.org/wiki/A_(b)) and HTTPS://X.ORG"},
+		{`https://x.org/"><script>alert(1)</script>`, []string{"https://x.org/"}, `https://x.org/"><script>alert(1)</script>`},
+		{"javascript:alert(1)", nil, "javascript:alert(1)"},
+		{"data:text/html;base64,PHNjcmlwdD4=", nil, "data:text/html;base64,PHNjcmlwdD4="},
+		{"javascript://example.com/%0Aalert(1)", nil, "javascript://example.com/%0Aalert(1)"},
+		{"https:// nothing", nil, "https:// nothing"},
+		{"<a href=\"https://x.org\">x</a>", []string{"https://x.org"}, "<a href=\"https://x.org\">x</a>"},
+	}
+	for _, tt := range tests {
+		d := parse(t, MessageItem(Message{ID: 1, Sender: "ann@example.com", Content: tt.text}))
+		text := d.Find("li > bdi")
+		var hrefs []string
+		text.Find("a").Each(func(_ int, a *goquery.Selection) {
+			hrefs = append(hrefs, a.AttrOr("href", ""))
+			if a.AttrOr("rel", "") != "noopener noreferrer nofollow ugc" || a.AttrOr("target", "") != "_blank" {
+				html, _ := goquery.OuterHtml(a)
+				t.Errorf("%q: link %s", tt.text, html)
+			}
+			if a.Text() != a.AttrOr("href", "") {
+				t.Errorf("%q: link text %q for %q", tt.text, a.Text(), a.AttrOr("href", ""))
+			}
+		})
+		if fmt.Sprint(hrefs) != fmt.Sprint(tt.links) {
+			t.Errorf("%q: links %q, want %q", tt.text, hrefs, tt.links)
+		}
+		if text.Text() != tt.rest {
+			t.Errorf("%q shown as %q", tt.text, text.Text())
+		}
+		if n := text.Find("*").Not("a").Length(); n != 0 {
+			t.Errorf("%q: %d elements other than links", tt.text, n)
+		}
 	}
 }
 
@@ -71,12 +148,13 @@ func TestAvatarClass(t *testing.T) {
 	seen := map[string]bool{}
 	for _, name := range []string{"ann", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil"} {
 		c := AvatarClass(name + "@example.com")
-		if !strings.HasPrefix(c, "av-") || len(c) != 4 || c[3] < '0' || c[3] > '7' {
-			t.Fatalf("AvatarClass = %q, want av-0 … av-7", c)
+		n, err := strconv.Atoi(strings.TrimPrefix(c, "av-"))
+		if !strings.HasPrefix(c, "av-") || err != nil || n < 0 || n >= avatarColours {
+			t.Fatalf("AvatarClass = %q, want av-0 … av-%d", c, avatarColours-1)
 		}
 		seen[c] = true
 	}
-	if len(seen) < 4 {
+	if len(seen) < 8 {
 		t.Errorf("16 people share only %d colours", len(seen))
 	}
 }

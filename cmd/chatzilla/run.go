@@ -123,9 +123,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("reading the last message id: %w", err)
 	}
+	// The first new message may follow on from the last one stored.
+	latest, err := st.RecentMessages(ctx, 1)
+	if err != nil {
+		return fmt.Errorf("reading the last message: %w", err)
+	}
+	var before *store.Message
+	if len(latest) == 1 && latest[0].ID == last {
+		before = &latest[0]
+	}
+	publisher := handlers.NewPublisher(h, before)
 	background.Go(func() {
 		err := st.Follow(followCtx, last, func(m store.Message) {
-			if err := handlers.Publish(h, m); err != nil {
+			if err := publisher.Publish(m); err != nil {
 				log.Error("publishing message", "id", m.ID, "err", err)
 			}
 		})

@@ -256,7 +256,7 @@ func TestStreamReplaysThenGoesLive(t *testing.T) {
 	live.quiet(t, 200*time.Millisecond)
 
 	bob.say("message 4 <b>bold</b>")
-	want := regexp.MustCompile(`^<li id="m-4" class="av-1" data-initials="B"><b><bdi>bob@example.com</bdi></b>: <bdi>message 4 &lt;b&gt;bold&lt;/b&gt;</bdi><time datetime="[^"]+" title="[^"]+">\d\d:\d\d</time></li>$`)
+	want := regexp.MustCompile(`^<li id="m-4" class="msg av-9( cont)?( newday)?" data-initials="B" data-name="bob"><b><bdi>bob@example.com</bdi></b>: <bdi>message 4 &lt;b&gt;bold&lt;/b&gt;</bdi><time datetime="[^"]+" title="[^"]+">\d?\d:\d\d</time></li>$`)
 	for i, s := range append(streams, live) {
 		got := s.next(t, 1, time.Second)
 		if got[0].id != 4 || !want.MatchString(got[0].data) {
@@ -288,12 +288,20 @@ func TestStreamNoGapNoDuplicateWhileReplaying(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	wg.Wait()
+	// Each message is rendered from the one before it in the log (grouping,
+	// day lines), whether it came replayed or live: every stream has the
+	// same bytes for it.
+	seen := make(map[int64]string)
 	for i, s := range streams {
 		got := s.next(t, total-int(starts[i]), 10*time.Second)
 		for j, e := range got {
 			if want := starts[i] + int64(j) + 1; e.id != want || !strings.Contains(e.data, fmt.Sprintf(">m%d</bdi><", want)) {
 				t.Fatalf("stream after %d: event %d is %+v, want message %d", starts[i], j, e, want)
 			}
+			if first, ok := seen[e.id]; ok && first != e.data {
+				t.Fatalf("message %d differs between streams:\n%s\n%s", e.id, first, e.data)
+			}
+			seen[e.id] = e.data
 		}
 		s.quiet(t, 20*time.Millisecond)
 	}
