@@ -46,7 +46,7 @@ func (s *server) home(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
 		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
-		Online: s.Presence.Online(), Composer: views.Composer{Key: newKey()},
+		Online: s.Presence.Online(), Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
 	}))
 }
 
@@ -59,6 +59,7 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 	// The page must not be cached: its stream starts after the last message
 	// it shows, and a stale copy would start from a stale point.
 	c.Response().Header().Set("Cache-Control", "no-store")
+	composer.MaxLength = s.MaxMessageLength
 	return render(c, status, views.ChatPage(s.page, views.Chat{
 		Me:       me,
 		Messages: h.Messages,

@@ -62,7 +62,7 @@ func (s *server) createMessage(c echo.Context) error {
 		if key == "" {
 			key = newKey()
 		}
-		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Key: key, Error: reason, Autofocus: true}
+		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Key: key, Error: reason, Autofocus: true, MaxLength: s.MaxMessageLength}
 		return s.renderRefused(c, status, composer)
 	}
 	if reason != "" {
@@ -143,7 +143,7 @@ func (p *Publisher) Publish(m store.Message) error {
 
 // newComposer is an empty composer with a new one-time key.
 func (s *server) newComposer() views.Composer {
-	return views.Composer{Key: newKey(), Autofocus: true}
+	return views.Composer{Key: newKey(), Autofocus: true, MaxLength: s.MaxMessageLength}
 }
 
 // newKey makes a message's one-time key: random, so no two composers share

@@ -134,6 +134,8 @@ type Composer struct {
 	// Autofocus puts the cursor in the composer: after sending, so the next
 	// message can be typed at once.
 	Autofocus bool
+	// MaxLength is the longest message, in characters; 0 for no limit.
+	MaxLength int
 }
 
 // Chat is the page of someone who has joined.

@@ -4,16 +4,53 @@
 	"use strict";
 	document.documentElement.classList.add("js");
 
-	// Times arrive in UTC from the server; show them in the reader's zone.
-	const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+	// Times arrive in UTC from the server; show them in the reader's zone and
+	// format, without a leading zero ("9:05", "9:05 PM").
+	const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
 	const full = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-	function localiseTimes(root) {
-		for (const t of root.querySelectorAll("time[datetime]")) {
-			const d = new Date(t.dateTime);
-			if (!Number.isNaN(d.getTime())) {
-				t.textContent = clock.format(d);
-				t.title = full.format(d);
+	const dayName = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
+	const dayYear = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+	const shortClock = (d) => clock.formatToParts(d).map((p) => p.type === "hour" ? p.value.replace(/^0(?=\d)/, "") : p.value).join("");
+	const dayKey = (d) => d.getFullYear() + "-" + d.getMonth() + "-" + d.getDate();
+	function dayLabel(d) {
+		const today = new Date(), yesterday = new Date();
+		yesterday.setDate(today.getDate() - 1);
+		if (dayKey(d) === dayKey(today)) return "Today";
+		if (dayKey(d) === dayKey(yesterday)) return "Yesterday";
+		return (d.getFullYear() === today.getFullYear() ? dayName : dayYear).format(d);
+	}
+	const sentAt = (li) => new Date(li.querySelector("time:not(.day)")?.dateTime);
+
+	// Each message as this reader sees it: the time in their zone, "(you)"
+	// on their own, and the day lines where their days begin (the server
+	// draws them at UTC midnight). The list is redone as a whole: a few
+	// hundred items at most.
+	const me = document.querySelector("[data-me]")?.dataset.me;
+	function localise(list) {
+		let previousDay = null;
+		for (const li of list.querySelectorAll(":scope > li.msg")) {
+			const d = sentAt(li);
+			if (Number.isNaN(d.getTime())) continue;
+			const t = li.querySelector("time:not(.day)");
+			t.textContent = shortClock(d);
+			t.title = full.format(d);
+			li.classList.toggle("own", li.querySelector("b")?.textContent === me);
+			const key = dayKey(d);
+			let day = li.querySelector(":scope > time.day");
+			if (key !== previousDay) {
+				if (!day) {
+					day = document.createElement("time");
+					day.className = "day";
+					li.prepend(day);
+				}
+				day.dateTime = d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0");
+				day.textContent = dayLabel(d);
+				li.classList.add("newday");
+			} else if (day) {
+				day.remove();
+				li.classList.remove("newday");
 			}
+			previousDay = key;
 		}
 	}
 
@@ -137,47 +174,111 @@
 		if (connection) connection.hidden = true;
 	}
 
+	// The composer: Send only when there is something to send, the error
+	// gone once the text changes, a count of what is left near the limit,
+	// and a box that grows where CSS field-sizing is missing.
+	const growsByItself = CSS.supports("field-sizing", "content");
+	function composerChanged(box, typed) {
+		if (!box || box.id !== "message") return;
+		const send = document.getElementById("send");
+		if (send && !box.disabled) send.disabled = box.value.trim() === "";
+		if (typed) {
+			document.getElementById("message-error")?.remove();
+			box.removeAttribute("aria-invalid");
+			box.removeAttribute("aria-errormessage");
+		}
+		const left = document.getElementById("message-left");
+		const max = box.maxLength;
+		if (left && max > 0) {
+			const remaining = max - box.value.length;
+			left.hidden = remaining > Math.max(100, max / 10);
+			left.textContent = remaining >= 0 ? remaining + " characters left" : -remaining + " characters too many";
+			left.classList.toggle("over", remaining < 0);
+		}
+		if (!growsByItself) {
+			box.style.height = "auto";
+			box.style.height = box.scrollHeight + 2 + "px";
+		}
+	}
+	document.addEventListener("input", (e) => composerChanged(e.target, true));
+	const composerNow = () => composerChanged(document.getElementById("message"), false);
+
 	function start() {
 		const list = document.getElementById("messages");
+		composerNow();
+		// htmx swaps in a fresh composer after each send, and turns Send
+		// back on once a request is over, whatever the box holds.
+		document.addEventListener("htmx:after:swap", composerNow);
+		document.addEventListener("htmx:finally:request", () => setTimeout(composerNow));
 		if (!list) return;
+		const scroller = document.getElementById("scroller") || list;
 		const hint = document.getElementById("new-messages");
 		const connection = document.getElementById("connection");
-		localiseTimes(list);
+		localise(list);
 
 		// Keep the newest message in view while the reader is at the bottom;
-		// when they have scrolled up to read, do not move, offer a hint.
+		// when they have scrolled up to read, do not move, offer a hint
+		// that counts what came since.
 		const nearBottom = 48; // px: "at the bottom" allows for rounding and a partly shown line
 		let atBottom = true;
-		let height = list.scrollHeight;
-		const toBottom = () => { list.scrollTop = list.scrollHeight; };
-		list.addEventListener("scroll", () => {
-			atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < nearBottom;
-			if (atBottom) hint.hidden = true;
-			height = list.scrollHeight;
+		let height = scroller.scrollHeight;
+		let unseen = 0;
+		const toBottom = () => { scroller.scrollTop = scroller.scrollHeight; };
+		const showHint = () => {
+			hint.textContent = unseen === 1 ? "1 new message ↓" : unseen > 1 ? unseen + " new messages ↓" : "New messages ↓";
+			hint.hidden = false;
+		};
+		const hideHint = () => { hint.hidden = true; unseen = 0; };
+		scroller.addEventListener("scroll", () => {
+			atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < nearBottom;
+			if (atBottom) hideHint();
+			height = scroller.scrollHeight;
 		}, { passive: true });
-		hint.addEventListener("click", () => { toBottom(); hint.hidden = true; });
+		hint.addEventListener("click", () => { toBottom(); hideHint(); });
+
+		// While the tab is hidden, the title counts the messages that came.
+		const title = document.title;
+		let unread = 0;
+		document.addEventListener("visibilitychange", () => {
+			if (!document.hidden) {
+				unread = 0;
+				document.title = title;
+			}
+		});
 
 		new MutationObserver((records) => {
-			let appended = false;
+			let appended = false, messages = 0;
 			for (const r of records) {
 				for (const n of r.addedNodes) {
 					if (n.nodeType !== Node.ELEMENT_NODE) continue;
-					localiseTimes(n);
 					if (n === list.lastElementChild) appended = true;
+					if (n.matches("li.msg")) messages++;
 				}
 			}
+			localise(list);
 			if (!appended) {
 				// Older messages went in at the top: keep what the reader
 				// was looking at where it was.
-				list.scrollTop += list.scrollHeight - height;
+				scroller.scrollTop += scroller.scrollHeight - height;
 			} else if (atBottom) {
 				toBottom();
-			} else {
-				hint.hidden = false;
+			} else if (messages > 0) {
+				unseen += messages;
+				showHint();
 			}
-			height = list.scrollHeight;
+			if (appended && document.hidden && messages > 0) {
+				unread += messages;
+				document.title = "(" + unread + ") " + title;
+			}
+			height = scroller.scrollHeight;
 		}).observe(list, { childList: true });
 		toBottom();
+
+		// A phone's keyboard opening, or a rotation, shrinks the list: a
+		// reader at the bottom stays at the newest message.
+		window.visualViewport?.addEventListener("resize", () => {
+			if (atBottom) requestAnimationFrame(toBottom);
+		});
 
 		// The stream's state: htmx's SSE extension reconnects by itself (with
 		// Last-Event-ID, so missed messages arrive); say so while it does.

@@ -659,12 +659,12 @@ type messagesScroll struct {
 func (p *browserPerson) messagesScroll(messageID string) messagesScroll {
 	p.t.Helper()
 	return evaluate[messagesScroll](p, fmt.Sprintf(`((id) => {
-		const list = document.querySelector("#messages"), item = document.getElementById(id);
+		const list = document.querySelector("#messages").parentElement, item = document.getElementById(id);
 		const hint = document.querySelector("#new-messages");
 		const view = list.getBoundingClientRect(), box = item && item.getBoundingClientRect();
 		return {
 			scrollTop: list.scrollTop, scrollHeight: list.scrollHeight, clientHeight: list.clientHeight,
-			shown: item !== null && item.parentElement === list,
+			shown: item !== null && item.parentElement === document.querySelector("#messages"),
 			inView: item !== null && box.top >= view.top - 1 && box.bottom <= view.bottom + 1,
 			hintShown: !hint.hidden && hint.getClientRects().length > 0,
 		};
@@ -685,7 +685,7 @@ func (s messagesScroll) unlessAtBottom() string {
 // handled the scrolling.
 func (p *browserPerson) scrollMessagesToTop() {
 	p.t.Helper()
-	box := evaluate[map[string]float64](p, `(r => ({x: r.x + r.width / 2, y: r.y + r.height / 2}))(document.querySelector("#messages").getBoundingClientRect())`)
+	box := evaluate[map[string]float64](p, `(r => ({x: r.x + r.width / 2, y: r.y + r.height / 2}))(document.querySelector("#scroller").getBoundingClientRect())`)
 	p.waitUntil(liveDeadline, "scrolling the list to the top", func() string {
 		p.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 			// input.DispatchMouseEventParams leaves out a deltaX of 0, which
@@ -694,7 +694,7 @@ func (p *browserPerson) scrollMessagesToTop() {
 				"type": input.DispatchMouseEventTypeMouseWheel, "x": box["x"], "y": box["y"], "deltaX": 0, "deltaY": -2000,
 			}, nil)
 		}))
-		if top := evaluate[float64](p, `document.querySelector("#messages").scrollTop`); top != 0 {
+		if top := evaluate[float64](p, `document.querySelector("#scroller").scrollTop`); top != 0 {
 			return fmt.Sprintf("scrollTop is %v", top)
 		}
 		return ""
