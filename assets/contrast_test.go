@@ -36,6 +36,8 @@ func TestColourContrast(t *testing.T) {
 		{"accent-text", "accent"}, // buttons
 		{"error", "bg"}, {"error", "panel"},
 		{"notice-text", "notice-bg"},
+		{"text", "hover"}, {"muted", "hover"}, {"accent", "hover"}, // a message under the pointer
+		{"text", "own"}, {"muted", "own"}, {"accent", "own"}, // your own messages
 	}
 	for theme, vars := range themes {
 		for _, p := range pairs {
@@ -51,14 +53,62 @@ func TestColourContrast(t *testing.T) {
 	}
 
 	avatars := regexp.MustCompile(`\.av-\d+ \{ --av: (#[0-9a-fA-F]{6}); \}`).FindAllStringSubmatch(text, -1)
-	if len(avatars) < 8 {
-		t.Fatalf("found %d avatar colours in app.css, want 8", len(avatars))
+	if len(avatars) < 16 {
+		t.Fatalf("found %d avatar colours in app.css, want at least 16", len(avatars))
 	}
 	for _, m := range avatars {
 		if r := contrast(t, "#ffffff", m[1]); r < 4.5 {
 			t.Errorf("white initials on avatar colour %s: %.2f:1, want at least 4.5:1", m[1], r)
 		}
 	}
+	// Two people with different colours must be told apart at a glance:
+	// every pair differs by at least minAvatarDistance in CIELAB (ΔE*76;
+	// about 2.3 is the smallest difference people notice).
+	const minAvatarDistance = 20
+	for i, a := range avatars {
+		for _, b := range avatars[i+1:] {
+			if d := labDistance(t, a[1], b[1]); d < minAvatarDistance {
+				t.Errorf("avatar colours %s and %s are %.1f apart in CIELAB, want at least %d", a[1], b[1], d, minAvatarDistance)
+			}
+		}
+	}
+}
+
+// labDistance is the CIE76 colour difference of two #rrggbb colours.
+func labDistance(t *testing.T, a, b string) float64 {
+	la, lb := lab(t, a), lab(t, b)
+	return math.Sqrt((la[0]-lb[0])*(la[0]-lb[0]) + (la[1]-lb[1])*(la[1]-lb[1]) + (la[2]-lb[2])*(la[2]-lb[2]))
+}
+
+// lab converts an sRGB #rrggbb colour to CIELAB (D65 white).
+func lab(t *testing.T, hex string) [3]float64 {
+	t.Helper()
+	var c [3]float64
+	for i := range c {
+		v, err := strconv.ParseUint(hex[1+2*i:3+2*i], 16, 8)
+		if err != nil {
+			t.Fatal(fmt.Errorf("colour %q: %w", hex, err))
+		}
+		c[i] = linear(float64(v) / 255)
+	}
+	x := (0.4124*c[0] + 0.3576*c[1] + 0.1805*c[2]) / 0.95047
+	y := 0.2126*c[0] + 0.7152*c[1] + 0.0722*c[2]
+	z := (0.0193*c[0] + 0.1192*c[1] + 0.9505*c[2]) / 1.08883
+	f := func(v float64) float64 {
+		if v > 216.0/24389 {
+			return math.Cbrt(v)
+		}
+		return (24389.0/27*v + 16) / 116
+	}
+	return [3]float64{116*f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))}
+}
+
+// linear undoes sRGB's gamma for one channel in 0…1.
+func linear(c float64) float64 {
+	if c <= 0.04045 {
+		return c / 12.92
+	}
+	return math.Pow((c+0.055)/1.055, 2.4)
 }
 
 // customProperties returns the first `--name: #rrggbb;` of each name in css.
@@ -87,12 +137,7 @@ func luminance(t *testing.T, hex string) float64 {
 		if err != nil {
 			t.Fatal(fmt.Errorf("colour %q: %w", hex, err))
 		}
-		c := float64(v) / 255
-		if c <= 0.04045 {
-			channels[i] = c / 12.92
-		} else {
-			channels[i] = math.Pow((c+0.055)/1.055, 2.4)
-		}
+		channels[i] = linear(float64(v) / 255)
 	}
 	return 0.2126*channels[0] + 0.7152*channels[1] + 0.0722*channels[2]
 }

@@ -43,6 +43,7 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/leave", s.leave)
 	e.POST("/messages", s.createMessage)
 	get(e, "/events", s.stream)
+	get(e, "/here", s.here)
 	get(e, "/healthz", s.healthz)
 	get(e, "/robots.txt", robots)
 	get(e, assets.Prefix+"*", echo.WrapHandler(s.Assets.Handler()))

@@ -49,6 +49,7 @@ type Room struct {
 	streams map[string]int         // email -> streams open here
 	leaving map[string]*time.Timer // email -> pending departure after grace
 	goodbye map[string]bool        // emails that pressed Leave: no grace
+	visits  map[string]*visit      // email -> page loaded without a stream (yet)
 	here    map[string]bool        // emails this instance counts as online
 	dirty   bool                   // here changed since the last publish
 	online  []string               // last published set, sorted
@@ -72,6 +73,7 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
 		streams: make(map[string]int),
 		leaving: make(map[string]*time.Timer),
 		goodbye: make(map[string]bool),
+		visits:  make(map[string]*visit),
 		here:    make(map[string]bool),
 		online:  []string{},
 		ops:     make(chan op, opsBuffer),
@@ -79,8 +81,62 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
 }
 
 // Enter counts a new stream of email. Call the returned function when the
-// stream ends; immediate skips the grace period.
+// stream ends; immediate skips the grace period. A stream ends any visit
+// (see Visit): the page that made it runs JavaScript after all.
 func (r *Room) Enter(email string) (exit func(immediate bool)) {
+	r.mu.Lock()
+	lapse := r.endVisit(email)
+	r.mu.Unlock()
+	exit = r.enter(email)
+	if lapse != nil {
+		lapse(true)
+	}
+	return exit
+}
+
+// visit is a page load that counts as a stream for a while.
+type visit struct {
+	timer *time.Timer
+	exit  func(immediate bool)
+}
+
+// Visit counts email as online for d, as if a stream were open: someone
+// reading without JavaScript has no stream, only page loads, each of which
+// shows the latest messages. Another visit within d starts d again.
+func (r *Room) Visit(email string, d time.Duration) {
+	r.mu.Lock()
+	if v, ok := r.visits[email]; ok && v.timer.Stop() {
+		v.timer.Reset(d)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	v := &visit{exit: r.enter(email)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.visits[email] = v
+	v.timer = time.AfterFunc(d, func() {
+		r.mu.Lock()
+		if r.visits[email] == v {
+			delete(r.visits, email)
+		}
+		r.mu.Unlock()
+		v.exit(true) // the visit was the grace period
+	})
+}
+
+// endVisit stops email's visit, if any, and returns what ends its count, to
+// be called once r.mu is released. It must be called with r.mu held.
+func (r *Room) endVisit(email string) func(immediate bool) {
+	v, ok := r.visits[email]
+	if !ok || !v.timer.Stop() {
+		return nil // none, or it is ending by itself
+	}
+	delete(r.visits, email)
+	return v.exit
+}
+
+func (r *Room) enter(email string) (exit func(immediate bool)) {
 	r.mu.Lock()
 	r.streams[email]++
 	delete(r.goodbye, email)
@@ -148,12 +204,16 @@ func (r *Room) depart(email string) {
 // it asks): someone who said goodbye should not linger in the list.
 func (r *Room) Leave(email string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	lapse := r.endVisit(email)
 	if r.streams[email] == 0 {
 		r.depart(email)
-		return
+	} else {
+		r.goodbye[email] = true
 	}
-	r.goodbye[email] = true
+	r.mu.Unlock()
+	if lapse != nil {
+		lapse(true)
+	}
 }
 
 // Online is everyone online as last published, sorted.

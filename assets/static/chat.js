@@ -4,6 +4,11 @@
 	"use strict";
 	document.documentElement.classList.add("js");
 
+	// htmx's SSE extension closes the stream of a tab in the background by
+	// default. Chatzilla keeps it: the reader is still in the chat (and
+	// online), and the tab's title counts what they have not read.
+	if (window.htmx) htmx.config.sse = Object.assign({}, htmx.config.sse, { pauseOnBackground: false });
+
 	// Times arrive in UTC from the server; show them in the reader's zone and
 	// format, without a leading zero ("9:05", "9:05 PM").
 	const clock = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });

@@ -216,10 +216,17 @@ func TestBrowserScrollFollowsNewestUnlessReadingOlder(t *testing.T) {
 	if s := alice.messagesScroll("m-62"); s.ScrollTop != 0 || s.InView {
 		t.Errorf("the list moved under a reader scrolled to the top: %+v, want scrollTop 0 and the new message out of view", s)
 	}
+	dave.say("and another")
+	alice.waitUntil(liveDeadline, "the button counts the new messages", func() string {
+		if got := evaluate[string](alice, `document.querySelector("#new-messages").textContent`); got != "2 new messages ↓" {
+			return "it says " + got
+		}
+		return ""
+	})
 
 	alice.do(chromedp.Click(chromedp.CSS("#new-messages")))
 	alice.waitUntil(liveDeadline, "New messages ↓ goes to the newest and goes away", func() string {
-		s := alice.messagesScroll("m-62")
+		s := alice.messagesScroll("m-63")
 		if s.HintShown {
 			return "the New messages button is still shown"
 		}
@@ -389,6 +396,8 @@ func TestBrowserScreenshotsDesktopAndPhone(t *testing.T) {
 	}
 	alice.saveScreenshot("chat-desktop.png")
 	bob.saveScreenshot("chat-mobile.png")
+	alice.show(screen{width: 1280, height: 800, dark: true})
+	alice.saveScreenshot("chat-desktop-dark.png")
 }
 
 // widestElements names the elements that reach furthest right, to explain a
