@@ -59,6 +59,31 @@
 		}
 	}
 
+	// Joins and leaves in a row, with no message between, read as one
+	// notice: "alice@… and 2 others joined". Every notice stays in the
+	// list (screen readers have announced each); all but the first of a
+	// run are hidden, and the first says how many more there were.
+	function mergeNotices(list) {
+		let first = null, more = 0;
+		const close = () => {
+			const b = first && first.querySelector("b");
+			if (b) b.dataset.more = more === 0 ? "" : more === 1 ? " and 1 other" : " and " + more + " others";
+		};
+		for (const li of list.children) {
+			const event = li.matches("li.notice[data-event]") && li.querySelector("b") ? li.dataset.event : null;
+			if (first && event === first.dataset.event) {
+				li.hidden = true;
+				more++;
+				continue;
+			}
+			close();
+			first = event ? li : null;
+			more = 0;
+			if (first) first.hidden = false;
+		}
+		close();
+	}
+
 	// Enter sends, Shift+Enter adds a line. Listening on the document keeps
 	// working after htmx swaps in a fresh composer.
 	document.addEventListener("keydown", (e) => {
@@ -220,6 +245,7 @@
 		const hint = document.getElementById("new-messages");
 		const connection = document.getElementById("connection");
 		localise(list);
+		mergeNotices(list);
 
 		// Keep the newest message in view while the reader is at the bottom;
 		// when they have scrolled up to read, do not move, offer a hint
@@ -261,6 +287,7 @@
 				}
 			}
 			localise(list);
+			mergeNotices(list);
 			if (!appended) {
 				// Older messages went in at the top: keep what the reader
 				// was looking at where it was.

@@ -310,4 +310,12 @@ func TestBrowserWithoutJavaScriptCountsAsOnline(t *testing.T) {
 	if note := evaluate[string](alice, `document.querySelector("#people .people-note").textContent`); !strings.Contains(note, "without JavaScript") {
 		t.Errorf("the list of who's online does not say how readers without JavaScript count: %q", note)
 	}
+	// Two joins in a row read as one notice; both stay in the markup.
+	alice.waitForNotice(liveDeadline, "carol@example.com joined")
+	shown := evaluate[[]string](alice, `Array.from(document.querySelectorAll("#messages > li.notice"))
+		.filter(li => li.getClientRects().length > 0)
+		.map(li => { const b = li.querySelector("b"); return b.textContent + JSON.parse(getComputedStyle(b, "::after").content || '""') + " " + li.dataset.event; })`)
+	if len(shown) != 1 || shown[0] != "alice@example.com and 1 other joined" {
+		t.Errorf("the notices shown are %q, want one: alice@example.com and 1 other joined", shown)
+	}
 }
