@@ -58,7 +58,7 @@ type shownItem struct {
 
 const layoutOf = `Array.from(document.querySelectorAll("#messages > li.msg"), li => {
 	const box = li.getBoundingClientRect(), t = li.querySelector("time:not(.day)").getBoundingClientRect();
-	const b = li.querySelector("b"), text = li.querySelector(".text");
+	const b = li.querySelector("b"), text = li.querySelector(":scope > bdi");
 	const shown = e => { const r = e.getBoundingClientRect(); return r.width > 1 && r.height > 1 && getComputedStyle(e).display !== "none"; };
 	return {
 		id: li.id,
