@@ -307,10 +307,10 @@ func (p *browserPerson) waitForLiveMessage(want string, sent time.Time) {
 			if len(found) > 1 {
 				p.t.Fatalf("%s sees %q %d times, want once; #messages is:\n%s", p.name, want, len(found), p.messagesHTML())
 			}
-			// Every message here is one line with no address in it, so
-			// its text holds no element. One means the text became HTML.
-			if found[0].Elements != 0 {
-				p.t.Fatalf("%s sees %q with %d elements in its text, want none: %s", p.name, want, found[0].Elements, found[0].HTML)
+			// Every message here is one line, so its item holds one
+			// element: the sender's <b>. More means the text became HTML.
+			if found[0].Elements != 1 {
+				p.t.Fatalf("%s sees %q with %d elements in it, want only the sender's <b>: %s", p.name, want, found[0].Elements, found[0].HTML)
 			}
 			p.t.Logf("%s sees %q %v after it was sent", p.name, want, time.Since(sent).Round(time.Millisecond))
 			return
