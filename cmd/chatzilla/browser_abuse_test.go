@@ -41,8 +41,8 @@ func TestBrowserDirectionControlsStayInTheirMessage(t *testing.T) {
 	type layout struct {
 		OverrideText [2]float64 `json:"overrideText"` // "abcdef 12:00", overridden
 		OverrideTime [2]float64 `json:"overrideTime"` // its time
-		TextRight    float64    `json:"textRight"`    // right edge of its text
-		TimeLeft     float64    `json:"timeLeft"`     // left edge of its time
+		SenderRight  float64    `json:"senderRight"`  // right edge of its sender, in the header above the text
+		TimeLeft     float64    `json:"timeLeft"`     // left edge of its time, after the sender
 		NextSender   [2]float64 `json:"nextSender"`
 		NextText     [2]float64 `json:"nextText"`
 		NextTime     [2]float64 `json:"nextTime"`
@@ -58,17 +58,17 @@ func TestBrowserDirectionControlsStayInTheirMessage(t *testing.T) {
 			return [x(first), x(node.textContent.length + last)];
 		};
 		const [over, next, hebrew] = items;
-		const text = over.querySelector("b").nextElementSibling, time = over.querySelector("time");
+		const text = over.querySelector("b").nextElementSibling, time = over.querySelector("time:not(.day)");
 		const nextText = next.querySelector("b").nextElementSibling;
 		const heb = hebrew.querySelector("b bdi") || hebrew.querySelector("b");
 		return {
 			overrideText: edges(text, 1, -1),
 			overrideTime: edges(time, 0, -1),
-			textRight: text.getBoundingClientRect().right,
+			senderRight: over.querySelector("b").getBoundingClientRect().right,
 			timeLeft: time.getBoundingClientRect().left,
 			nextSender: edges(next.querySelector("b"), 0, -1),
 			nextText: edges(nextText, 0, -1),
-			nextTime: edges(next.querySelector("time"), 0, -1),
+			nextTime: edges(next.querySelector("time:not(.day)"), 0, -1),
 			hebrewText: edges(hebrew.querySelector("b").nextElementSibling, 0, -1),
 			hebrewDomain: edges(heb, 4, -1),
 		};
@@ -83,8 +83,8 @@ func TestBrowserDirectionControlsStayInTheirMessage(t *testing.T) {
 		t.Errorf("the overridden text is not reversed (%v): the page no longer shows what was sent, or the test measures nothing", l.OverrideText)
 	}
 	ltr("the overridden message's time", l.OverrideTime)
-	if l.TimeLeft < l.TextRight {
-		t.Errorf("the overridden message's time (left %.0f) moved before its text (right %.0f)", l.TimeLeft, l.TextRight)
+	if l.TimeLeft < l.SenderRight {
+		t.Errorf("the overridden message's time (left %.0f) moved before its sender (right %.0f)", l.TimeLeft, l.SenderRight)
 	}
 	ltr("the next message's sender", l.NextSender)
 	ltr("the next message's text", l.NextText)
