@@ -52,7 +52,7 @@ func ChatPage(p Page, c Chat) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\"><header class=\"topbar\"><h1>Chatzilla</h1><p id=\"connection\" class=\"connection\" role=\"status\" hidden>Reconnecting…</p><button type=\"button\" class=\"people-toggle secondary\" popovertarget=\"people-popover\" aria-label=\"Who's online\"><span class=\"dot\" aria-hidden=\"true\"></span> <span id=\"online-count\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "\"><header class=\"topbar\"><h1>Chatzilla</h1><p id=\"connection\" class=\"connection\" role=\"status\" hidden>Reconnecting…</p><button type=\"button\" class=\"people-toggle secondary\" popovertarget=\"people-popover\" title=\"Who's online\"><span class=\"dot\" aria-hidden=\"true\"></span> <span id=\"online-count\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
