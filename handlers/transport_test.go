@@ -203,6 +203,7 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 		"/":                 {{anonymous, "/"}, {joined, "/"}, {joined, "/?before=5"}},
 		"/events":           {{joined, "/events"}, {anonymous, "/events"}},
 		"/healthz":          {{anonymous, "/healthz"}},
+		"/here":             {{joined, "/here"}, {anonymous, "/here"}},
 		"/robots.txt":       {{anonymous, "/robots.txt"}},
 		assets.Prefix + "*": {{anonymous, files.URL(assets.Stylesheet)}, {anonymous, assets.Prefix + assets.Icon}, {anonymous, assets.Prefix + "missing.css"}},
 	}
