@@ -13,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chatzilla/chatzilla/store/storetest"
 )
 
 // These tests replay the attacks of issue 12 against the real program and
@@ -218,4 +222,60 @@ func (p *person) tryStream(query string) (status int, retryAfter, body string) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Retry-After"), string(b)
+}
+
+// TestHealthzFailsWhilePostgresRefusesWrites: a trigger in the test's own
+// schema makes every insert fail while reads work, as a database turned
+// read-only or out of disk would: /healthz answers 503, posts are refused
+// with a message, and both recover when the trigger goes.
+func TestHealthzFailsWhilePostgresRefusesWrites(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	app := startChatzilla(t, map[string]string{"DATABASE_URL": dbURL})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	health := func(want int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			resp, err := http.Get(app.URL + "/healthz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/healthz answers %d, want %d", resp.StatusCode, want)
+			}
+		}
+	}
+	bob := join(t, app.URL, "bob@example.com")
+	health(http.StatusOK)
+	for _, sql := range []string{
+		`CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'writes refused by the test'; END $$`,
+		`CREATE TRIGGER refuse_writes BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_writes()`,
+	} {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	health(http.StatusServiceUnavailable)
+	resp, err := bob.c.PostForm(app.URL+"/messages", url.Values{"message": {"lost?"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("post while writes fail: %d, want 503", resp.StatusCode)
+	}
+	if _, err := admin.Exec(ctx, `DROP TRIGGER refuse_writes ON messages`); err != nil {
+		t.Fatal(err)
+	}
+	health(http.StatusOK)
+	bob.say("back")
 }
