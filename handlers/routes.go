@@ -63,8 +63,14 @@ const minCompressedLength = 256
 // skipCompression leaves alone what must not go through gzip: the stream,
 // which takes over the connection and writes each event to the socket at
 // once (a compressor would hold events back until its buffer filled), and
-// the assets, which are compressed ahead of time.
+// the assets, which are compressed ahead of time. Only pages (GET and HEAD)
+// are compressed: the answers to posts are redirects and small fragments,
+// and the middleware gives every request it does not skip a compressor of
+// about a megabyte, so a crowd joining at once cost hundreds of megabytes.
 func skipCompression(c echo.Context) bool {
+	if m := c.Request().Method; m != http.MethodGet && m != http.MethodHead {
+		return true
+	}
 	p := c.Request().URL.Path
 	return p == "/events" || strings.HasPrefix(p, assets.Prefix)
 }

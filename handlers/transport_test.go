@@ -343,3 +343,26 @@ func TestGzipIsNotForTinyBodies(t *testing.T) {
 		t.Errorf("healthz: %d %q %q", r.StatusCode, r.Header.Get("Content-Encoding"), r.body)
 	}
 }
+
+// Answers to posts are redirects and composer fragments: too small to gain
+// from gzip, and a compressor for each concurrent post cost about a
+// megabyte of server memory while a crowd joined.
+func TestPostsAreNotCompressed(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.joined(t, "ann@example.com")
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/messages",
+		strings.NewReader(url.Values{"message": {"hello"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("Accept-Encoding", "gzip")
+	r := do(t, c, req)
+	if r.StatusCode != http.StatusOK || len(r.body) < 256 {
+		t.Fatalf("send: %d, %d bytes; want 200 and a composer longer than 256 bytes", r.StatusCode, len(r.body))
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("send answered with Content-Encoding %q", ce)
+	}
+	if !strings.Contains(r.body, `name="message"`) {
+		t.Errorf("send: no composer in %q", r.body)
+	}
+}
