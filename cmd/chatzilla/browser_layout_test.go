@@ -319,3 +319,41 @@ func TestBrowserWithoutJavaScriptCountsAsOnline(t *testing.T) {
 		t.Errorf("the notices shown are %q, want one: alice@example.com and 1 other joined", shown)
 	}
 }
+
+// TestBrowserPhoneHeaderFitsWhileReconnecting: on a phone the header is one
+// row, with no room for the "Reconnecting…" badge as well; the badge must
+// not push the Leave buttons off the screen while the server is away.
+func TestBrowserPhoneHeaderFitsWhileReconnecting(t *testing.T) {
+	chromium := requireChromium(t)
+	app := startChatzilla(t, nil)
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.join(app.URL, "alice@example.com")
+	alice.keepPageOpen()
+	alice.show(screen{width: 360, height: 740, phone: true})
+	alice.waitForNotice(liveDeadline, "alice@example.com joined") // her stream is up
+	if err := app.stop(); err != nil {
+		t.Fatalf("stopping chatzilla: %v", err)
+	}
+	alice.waitUntil(reconnectDeadline, "Reconnecting… is shown", func() string {
+		if !alice.connectionShown() {
+			return "it is not shown"
+		}
+		return ""
+	})
+	// A phone widens its layout viewport to fit what overflows, so the
+	// window's width is checked against the screen's, not taken from it.
+	const width = 360
+	if w := evaluate[int](alice, `window.innerWidth`); w != width {
+		t.Errorf("while reconnecting, the window is %d px wide, want %d: something overflows sideways; the widest elements are %q", w, width, evaluate[[]string](alice, widestElements))
+	}
+	if w := evaluate[int](alice, `document.documentElement.scrollWidth`); w > width {
+		t.Errorf("while reconnecting, the page is %d px wide in a %d px window; the widest elements are %q", w, width, evaluate[[]string](alice, widestElements))
+	}
+	for _, button := range []string{`button[aria-label="Leave"]`, `button[aria-label="Leave on every device"]`} {
+		right := evaluate[float64](alice, `document.querySelector('`+button+`').getBoundingClientRect().right`)
+		if right > float64(width) {
+			t.Errorf("while reconnecting, %s ends at %.0f px, past the %d px screen", button, right, width)
+		}
+	}
+}
