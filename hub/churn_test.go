@@ -31,7 +31,7 @@ func TestEveryStreamGetsEveryEventInOrderWhileOthersComeAndGo(t *testing.T) {
 		{"queued, rounds over several goroutines", 2*shardSize + 100, 600, 50 * time.Microsecond, 40, false},
 		// One event per write, so streams that fall behind catch up over
 		// several rounds.
-		{"frames over half the join limit", 20, 50, time.Millisecond, maxJoinBytes/2 + 1, true},
+		{"frames over half the coalescing limit", 20, 50, time.Millisecond, maxCoalesceBytes/2 + 1, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := New()

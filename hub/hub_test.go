@@ -161,7 +161,7 @@ func TestPublishIsAsynchronousAndOrdered(t *testing.T) {
 		h.Publish(event(id))
 		ids = append(ids, id)
 	}
-	// Events that waited together may arrive joined into one.
+	// Events that waited together may arrive coalesced into one.
 	var got string
 	for len(got) < len(frames(ids...)) {
 		select {
@@ -179,9 +179,9 @@ func TestPublishIsAsynchronousAndOrdered(t *testing.T) {
 func TestJoinedEventsSkipWhatAStreamHas(t *testing.T) {
 	notice := Event{Frame: []byte("event: people\ndata: x\n\n")}
 	e5, e6, e7 := event(5), event(6), event(7)
-	j := join([]*Event{&e5, &notice, &e6, &e7})
+	j := coalesce([]*Event{&e5, &notice, &e6, &e7})
 	if j.ID != 7 {
-		t.Errorf("joined ID = %d, want 7 (the highest)", j.ID)
+		t.Errorf("coalesced ID = %d, want 7 (the highest)", j.ID)
 	}
 	for _, c := range []struct {
 		last int64
@@ -222,7 +222,7 @@ func TestQueuedEventsAreJoinedForOneWrite(t *testing.T) {
 	h.fanOutMu.Unlock()
 	waitUntil(t, func() bool { return c.text() == frames(3, 4, 5, 6, 7, 8, 9, 10) }, "events 3 to 10 written")
 	if writes > 2 {
-		t.Errorf("%d writes for 10 events that waited together, want them joined", writes)
+		t.Errorf("%d writes for 10 events that waited together, want them coalesced", writes)
 	}
 }
 
@@ -251,7 +251,7 @@ func TestEventPublishedDuringARoundReachesTheRestInThatRound(t *testing.T) {
 	h.PublishNow(event(1))
 	for i := 1; i < 3; i++ {
 		if got := conns[i].text(); got != frames(1, 2) || writes[i] != 1 {
-			t.Errorf("subscriber %d: %d writes of %q in the round, want event 2 joined to 1 in one", i, writes[i], got)
+			t.Errorf("subscriber %d: %d writes of %q in the round, want event 2 coalesced with 1", i, writes[i], got)
 		}
 	}
 	// The first subscriber gets event 2 in the fan-out's next round.
