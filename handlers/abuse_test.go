@@ -20,6 +20,7 @@ import (
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/hub"
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 // lockedBuffer is a log that tests read while the server writes it.
@@ -59,7 +60,7 @@ func TestStreamEndsSayWhy(t *testing.T) {
 		logs := &lockedBuffer{}
 		ts := newTestServer(t, logTo(logs))
 		resp := openEvents(t, ts.joined(t, "ann@example.com"), ts.URL+"/events")
-		waitFor(t, func() bool { return ts.hub.Len() == 1 }, "the stream to open")
+		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stream to open")
 		resp.Body.Close()
 		waitForLog(t, logs, `reason="client left"`)
 	})
@@ -69,9 +70,9 @@ func TestStreamEndsSayWhy(t *testing.T) {
 		c := ts.joined(t, "ann@example.com")
 		openEvents(t, c, ts.URL+"/events")
 		openEvents(t, c, ts.URL+"/events")
-		waitFor(t, func() bool { return ts.hub.Len() == 2 }, "two tabs' streams to open")
+		waitFor(t, func() bool { return ts.live.Streams() == 2 }, "two tabs' streams to open")
 		post(t, c, ts.URL+"/leave", nil, false)
-		waitFor(t, func() bool { return ts.hub.Len() == 0 }, "leaving to end both tabs' streams")
+		waitFor(t, func() bool { return ts.live.Streams() == 0 }, "leaving to end both tabs' streams")
 		for deadline := time.Now().Add(5 * time.Second); strings.Count(logs.String(), `reason="session ended"`) != 2; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("want both streams ended as the session ended:\n%s", logs)
@@ -82,13 +83,13 @@ func TestStreamEndsSayWhy(t *testing.T) {
 		logs := &lockedBuffer{}
 		ts := newTestServer(t, logTo(logs))
 		openEvents(t, ts.joined(t, "ann@example.com"), ts.URL+"/events")
-		waitFor(t, func() bool { return ts.hub.Len() == 1 }, "the stream to open")
-		ts.hub.Close()
+		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stream to open")
+		ts.live.Close()
 		waitForLog(t, logs, `reason="shutting down"`)
 	})
 	t.Run("too slow", func(t *testing.T) {
 		logs := &lockedBuffer{}
-		ts := newTestServer(t, logTo(logs), func(o *handlers.Options) { o.StreamWriteTimeout = 200 * time.Millisecond })
+		ts := newTestServer(t, logTo(logs), func(c *stream.Config) { c.WriteTimeout = 200 * time.Millisecond })
 		c := ts.joined(t, "slow@example.com")
 		u, _ := url.Parse(ts.URL)
 		conn, err := net.Dial("tcp", u.Host)
@@ -97,9 +98,9 @@ func TestStreamEndsSayWhy(t *testing.T) {
 		}
 		defer conn.Close()
 		fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, c.Jar.Cookies(u)[0].String())
-		waitFor(t, func() bool { return ts.hub.Len() == 1 }, "the stalled stream to subscribe")
+		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stalled stream to subscribe")
 		frame := []byte("id: 1\ndata: " + strings.Repeat("x", 64<<10) + "\n\n")
-		for i := 0; i < 400 && ts.hub.Len() > 0; i++ { // more than loopback buffers hold
+		for i := 0; i < 400 && ts.live.Streams() > 0; i++ { // more than loopback buffers hold
 			ts.hub.Publish(hub.Event{ID: int64(i + 1), Frame: frame})
 			time.Sleep(time.Millisecond)
 		}
@@ -214,7 +215,7 @@ func (r *readOnlyStore) AddMessageOnce(ctx context.Context, sender, content, key
 // MaxReplay messages; a page further behind gets the reload event and then
 // the live messages.
 func TestFarBehindStreamIsToldToReload(t *testing.T) {
-	ts := newTestServer(t, func(o *handlers.Options) { o.MaxReplay = 10 })
+	ts := newTestServer(t, func(c *stream.Config) { c.MaxReplay = 10 })
 	for i := range 25 {
 		if _, err := ts.store.AddMessage(context.Background(), "ann@example.com", fmt.Sprint("m", i+1)); err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 func TestJoin(t *testing.T) {
@@ -286,10 +286,9 @@ func TestErrorsAreClearPages(t *testing.T) {
 }
 
 func TestIdleStreamsGetHeartbeats(t *testing.T) {
-	ts := newTestServer(t)
+	ts := newTestServer(t, func(c *stream.Config) { c.Heartbeat = 20 * time.Millisecond })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go handlers.Heartbeat(ctx, ts.hub, 20*time.Millisecond)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/events", nil)
 	resp, err := ts.joined(t, "idle@example.com").Do(req)
 	if err != nil {
@@ -315,7 +314,7 @@ func TestIdleStreamsGetHeartbeats(t *testing.T) {
 // timeout must still deliver the next message (the hub writes to idle
 // streams itself, and must not trip over a deadline set long before).
 func TestIdleStreamOutlivesItsWriteTimeout(t *testing.T) {
-	ts := newTestServer(t, func(o *handlers.Options) { o.StreamWriteTimeout = 100 * time.Millisecond })
+	ts := newTestServer(t, func(c *stream.Config) { c.WriteTimeout = 100 * time.Millisecond })
 	c := ts.joined(t, "patient@example.com")
 	resp := openEvents(t, c, ts.URL+"/events")
 	r := bufio.NewReader(resp.Body)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 // flakyStore is the real store with a switch that makes every call fail, as
@@ -161,8 +162,11 @@ func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
 	for _, fault := range []string{"store down", "store panics"} {
 		t.Run(fault, func(t *testing.T) {
 			var flaky *flakyStore
-			ts := newTestServer(t, func(o *handlers.Options) {
-				flaky = &flakyStore{MessageStore: o.Store}
+			ts := newTestServer(t, func(c *stream.Config) {
+				// The replay reads the same store the handlers do.
+				flaky = &flakyStore{MessageStore: c.History.(handlers.MessageStore)}
+				c.History = flaky
+			}, func(o *handlers.Options) {
 				o.Store = flaky
 				o.Limits.MaxStreams = 1
 			})
@@ -178,7 +182,7 @@ func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
 			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 				t.Fatalf("the stream did not end: %v", err)
 			}
-			waitFor(t, func() bool { return ts.hub.Len() == 0 }, "the stream to leave the hub")
+			waitFor(t, func() bool { return ts.live.Streams() == 0 }, "the stream to leave the hub")
 
 			flaky.down.Store(false)
 			flaky.broken.Store(false)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 // messageItem is the shape of a rendered message; the groups are the
@@ -41,7 +42,7 @@ func FuzzMessagePipeline(f *testing.F) {
 		if reason != "" || emailReason != "" {
 			return
 		}
-		frame, err := messageFrame(nil, store.Message{ID: 7, Sender: sender, Content: content})
+		frame, err := stream.MessageFrame(nil, store.Message{ID: 7, Sender: sender, Content: content})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,15 +18,16 @@ import (
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/hub"
-	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/store/storetest"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 // testServer is the real handler over a real SQLite store, served on loopback.
 type testServer struct {
 	*httptest.Server
 	store *store.SQLite
+	live  *stream.Pipeline
 	hub   *hub.Hub
 	echo  *echo.Echo
 }
@@ -39,7 +40,9 @@ var defaultLimits = handlers.Limits{
 	MaxStreams: 50000, MaxStreamsPerSession: 10,
 }
 
-func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer {
+// newTestServer builds the server as run does, with the live pipeline.
+// Each of adjust is a func(*handlers.Options) or a func(*stream.Config).
+func newTestServer(t testing.TB, adjust ...any) *testServer {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), storetest.SQLitePath(t))
 	if err != nil {
@@ -50,26 +53,21 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := hub.New()
-	room := presence.New(nil, 0, func(c presence.Change) {
-		if err := handlers.PublishPresence(h, c); err != nil {
-			t.Error(err)
+	cfg := stream.Config{Broker: st, History: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range adjust {
+		if f, ok := f.(func(*stream.Config)); ok {
+			f(&cfg)
 		}
-	})
-	ctx, stopBackground := context.WithCancel(context.Background())
-	go room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	// As run does: every stored message is published by the store's follower.
-	publisher := handlers.NewPublisher(h, nil)
-	go st.Follow(ctx, 0, func(m store.Message) {
-		if err := publisher.Publish(m); err != nil {
-			t.Error(err)
-		}
-	})
-	t.Cleanup(stopBackground)
+	}
+	live := stream.NewPipeline(cfg)
+	stopLive, err := live.Start(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopLive)
 	o := handlers.Options{
 		Store:            st,
-		Hub:              h,
-		Presence:         room,
+		Live:             live,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
 		SessionRecords:   st,
 		Assets:           files,
@@ -79,13 +77,19 @@ func newTestServer(t testing.TB, adjust ...func(*handlers.Options)) *testServer 
 		Limits:           defaultLimits,
 	}
 	for _, f := range adjust {
-		f(&o)
+		switch f := f.(type) {
+		case func(*handlers.Options):
+			f(&o)
+		case func(*stream.Config):
+		default:
+			t.Fatalf("newTestServer: cannot adjust with a %T", f)
+		}
 	}
 	e := handlers.New(o)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	t.Cleanup(h.Close) // ends open streams so srv.Close does not wait on them
-	return &testServer{Server: srv, store: st, hub: h, echo: e}
+	t.Cleanup(live.Close) // ends open streams so srv.Close does not wait on them
+	return &testServer{Server: srv, store: st, live: live, hub: live.Hub(), echo: e}
 }
 
 // client is one person's browser: it keeps cookies and does not follow

@@ -23,7 +23,7 @@ func (s *server) here(c echo.Context) error {
 	if !joined {
 		return c.NoContent(http.StatusNoContent)
 	}
-	s.Presence.Visit(me.Email, PageVisit)
+	s.Live.Roster().Visit(me.Email, PageVisit)
 	c.Response().Header().Set("Cache-Control", "no-store") // every page load asks again
 	return c.NoContent(http.StatusNoContent)
 }

@@ -46,7 +46,7 @@ func (s *server) home(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
 		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
-		Online: s.Presence.Online(), Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
+		Online: s.Live.Roster().Online(), Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
 	}))
 }
 
@@ -64,7 +64,7 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 		Me:       me,
 		Messages: h.Messages,
 		HasOlder: h.HasOlder,
-		Online:   s.Presence.Online(),
+		Online:   s.Live.Roster().Online(),
 		Composer: composer,
 	}))
 }

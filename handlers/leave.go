@@ -24,7 +24,7 @@ func (s *server) leave(c echo.Context) error {
 		// This instance's streams of the session end now; other devices'
 		// and instances' with the next look for ended sessions.
 		s.sessionStreams.end(me.SessionID)
-		s.Presence.Leave(me.Email)
+		s.Live.Roster().Leave(me.Email)
 		s.Logger.Info("leave", "sender", me.Email, "everywhere", everywhere)
 	}
 	if err := s.forgetSession(c); err != nil {

@@ -10,14 +10,12 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/chatzilla/chatzilla/hub"
-	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/views"
 )
 
 // createMessage stores a message durably; the store's follower then
-// broadcasts it (see Publish), in id order. The sender's own list is updated
+// broadcasts it (see stream.Pipeline), in id order. The sender's own list is updated
 // by its stream like everyone else's, so an htmx request only gets a fresh
 // composer back and the message is never shown twice.
 func (s *server) createMessage(c echo.Context) error {
@@ -102,43 +100,6 @@ func (s *server) createMessage(c echo.Context) error {
 		return render(c, http.StatusOK, views.ComposerForm(s.newComposer()))
 	}
 	return seeOther(c, "/")
-}
-
-// PublishPresence tells every stream who joined or left.
-func PublishPresence(h *hub.Hub, c presence.Change) error {
-	frame, err := presenceFrame(c)
-	if err != nil {
-		return err
-	}
-	h.Publish(hub.Event{Frame: frame})
-	return nil
-}
-
-// Publisher hands every stored message to every stream. How a message is
-// shown depends on the one before it (see views.Message.InLog), so the
-// publisher remembers it.
-type Publisher struct {
-	hub  *hub.Hub
-	prev *store.Message
-}
-
-// NewPublisher returns a publisher for messages after last, the latest
-// message already stored (nil if there is none).
-func NewPublisher(h *hub.Hub, last *store.Message) *Publisher {
-	return &Publisher{hub: h, prev: last}
-}
-
-// Publish renders m once, frames it once and hands it to every stream. The
-// store's follower calls it for every stored message, in id order, from one
-// goroutine.
-func (p *Publisher) Publish(m store.Message) error {
-	frame, err := messageFrame(p.prev, m)
-	if err != nil {
-		return err
-	}
-	p.prev = &m
-	p.hub.Publish(hub.Event{ID: m.ID, Frame: frame})
-	return nil
 }
 
 // newComposer is an empty composer with a new one-time key.

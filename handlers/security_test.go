@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 func TestCrossOriginPostsAreRefused(t *testing.T) {
@@ -291,10 +292,9 @@ func TestStreamLimits(t *testing.T) {
 // the socket buffers are full, the write deadline must end the stream and
 // free its slot, rather than hold a goroutine and memory forever.
 func TestStalledReaderIsDropped(t *testing.T) {
-	ts := newTestServer(t, func(o *handlers.Options) {
-		o.Limits.MaxStreams = 1
-		o.StreamWriteTimeout = 200 * time.Millisecond
-	})
+	ts := newTestServer(t,
+		func(o *handlers.Options) { o.Limits.MaxStreams = 1 },
+		func(c *stream.Config) { c.WriteTimeout = 200 * time.Millisecond })
 	c := ts.joined(t, "slow@example.com")
 	u, _ := url.Parse(ts.URL)
 	conn, err := net.Dial("tcp", u.Host)
@@ -303,13 +303,13 @@ func TestStalledReaderIsDropped(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, c.Jar.Cookies(u)[0].String())
-	waitFor(t, func() bool { return ts.hub.Len() == 1 }, "the stalled stream to subscribe")
+	waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stalled stream to subscribe")
 
 	if status, _ := openStream(t, c, ts.URL); status != http.StatusServiceUnavailable {
 		t.Fatalf("second stream while the stalled one holds the only slot: %d, want 503", status)
 	}
 	frame := []byte("id: 1\ndata: " + strings.Repeat("x", 64<<10) + "\n\n")
-	for i := 0; i < 400 && ts.hub.Len() > 0; i++ { // up to 25 MiB, more than loopback buffers hold
+	for i := 0; i < 400 && ts.live.Streams() > 0; i++ { // up to 25 MiB, more than loopback buffers hold
 		ts.hub.Publish(hub.Event{ID: int64(i + 1), Frame: frame})
 		time.Sleep(time.Millisecond)
 	}

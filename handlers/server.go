@@ -15,9 +15,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/chatzilla/chatzilla/assets"
-	"github.com/chatzilla/chatzilla/hub"
-	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/stream"
 	"github.com/chatzilla/chatzilla/views"
 )
 
@@ -44,9 +43,9 @@ type SessionRecords interface {
 
 // Options are the server's dependencies and settings.
 type Options struct {
-	Store    MessageStore
-	Hub      *hub.Hub
-	Presence *presence.Room
+	Store MessageStore
+	// Live is the live path: every stream, and who is online.
+	Live *stream.Pipeline
 	// Sessions encodes the session cookie (signed and encrypted);
 	// SessionRecords say whether the session in it is still open.
 	Sessions       sessions.Store
@@ -66,13 +65,6 @@ type Options struct {
 	TrustedHops int
 
 	Limits Limits
-
-	// StreamWriteTimeout bounds each write to a stream; 0 means 10 s.
-	StreamWriteTimeout time.Duration
-	// MaxReplay is the most stored messages a stream replays; a page
-	// further behind is told to reload its list instead. 0 means
-	// defaultMaxReplay.
-	MaxReplay int
 }
 
 // Limits bound what one session, one client address and everyone together

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 const (
@@ -25,20 +27,20 @@ type sessionStreams struct {
 	logf  func(msg string, args ...any)
 
 	mu       sync.Mutex
-	open     map[string]map[*openStream]struct{} // by session id
-	watching bool                                // a watch goroutine runs
+	open     map[string]map[*stream.Stream]struct{} // by session id
+	watching bool                                   // a watch goroutine runs
 }
 
 // add registers a stream; the first open stream starts the
 // watch for sessions ended elsewhere, which stops with the last one.
-func (ss *sessionStreams) add(session string, st *openStream) {
+func (ss *sessionStreams) add(session string, st *stream.Stream) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.open == nil {
-		ss.open = make(map[string]map[*openStream]struct{})
+		ss.open = make(map[string]map[*stream.Stream]struct{})
 	}
 	if ss.open[session] == nil {
-		ss.open[session] = make(map[*openStream]struct{})
+		ss.open[session] = make(map[*stream.Stream]struct{})
 	}
 	ss.open[session][st] = struct{}{}
 	if !ss.watching {
@@ -47,7 +49,7 @@ func (ss *sessionStreams) add(session string, st *openStream) {
 	}
 }
 
-func (ss *sessionStreams) remove(session string, st *openStream) {
+func (ss *sessionStreams) remove(session string, st *stream.Stream) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	delete(ss.open[session], st)
@@ -60,7 +62,7 @@ func (ss *sessionStreams) remove(session string, st *openStream) {
 // ended"; the browser's reconnect is refused.
 func (ss *sessionStreams) end(sessions ...string) {
 	ss.mu.Lock()
-	var ending []*openStream
+	var ending []*stream.Stream
 	for _, id := range sessions {
 		for st := range ss.open[id] {
 			ending = append(ending, st)
@@ -68,7 +70,7 @@ func (ss *sessionStreams) end(sessions ...string) {
 	}
 	ss.mu.Unlock()
 	for _, st := range ending {
-		st.end(endedSession)
+		st.End(stream.EndedSession)
 	}
 }
 

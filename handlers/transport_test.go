@@ -7,6 +7,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatzilla/chatzilla/assets"
+	"github.com/chatzilla/chatzilla/handlers"
 )
 
 // fetch sends method to u with the given Accept-Encoding, set by hand so
@@ -364,5 +367,41 @@ func TestPostsAreNotCompressed(t *testing.T) {
 	}
 	if !strings.Contains(r.body, `name="message"`) {
 		t.Errorf("send: no composer in %q", r.body)
+	}
+}
+
+// TestStreamOverHTTP2IsRefusedClearly: a stream takes its connection over,
+// which HTTP/2 does not allow. The answer is a 505 with a sentence, and the
+// stream's place is given back, rather than a 500; pages still work.
+func TestStreamOverHTTP2IsRefusedClearly(t *testing.T) {
+	logs := &lockedBuffer{}
+	ts := newTestServer(t, logTo(logs), func(o *handlers.Options) { o.Limits.MaxStreamsPerSession = 1 })
+	h2 := httptest.NewUnstartedServer(ts.echo)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	c := h2.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+	if resp := post(t, c, h2.URL+"/join", url.Values{"email": {"ann@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join over HTTP/2: %d", resp.StatusCode)
+	}
+	for range 2 { // the second would be refused for the session's one place if the first kept it
+		req, _ := http.NewRequest(http.MethodGet, h2.URL+"/events", nil)
+		req.Header.Set("HX-Request", "true")
+		resp := do(t, c, req)
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("the test server spoke %s, not HTTP/2", resp.Proto)
+		}
+		if resp.StatusCode != http.StatusHTTPVersionNotSupported || !strings.Contains(resp.body, "needs HTTP/1.1") {
+			t.Fatalf("stream over HTTP/2: %d %q, want 505 saying it needs HTTP/1.1", resp.StatusCode, resp.body)
+		}
+	}
+	if !strings.Contains(logs.String(), "stream refused: the connection cannot be taken over") {
+		t.Errorf("the refusal was not logged:\n%s", logs)
+	}
+	if resp := get(t, c, h2.URL+"/"); resp.StatusCode != http.StatusOK {
+		t.Errorf("page over HTTP/2: %d", resp.StatusCode)
 	}
 }

@@ -24,7 +24,7 @@ type Change struct {
 }
 
 // Directory shares presence between instances. Every method may be slow (it
-// talks to the database); the Room calls them from Run's goroutine only.
+// talks to the database); the Roster calls them from Run's goroutine only.
 type Directory interface {
 	// Arrive records that this instance has email online; Depart that it no
 	// longer has.
@@ -39,8 +39,8 @@ type Directory interface {
 	Online(ctx context.Context) ([]string, error)
 }
 
-// Room tracks presence. Create it with New and start it with Run.
-type Room struct {
+// Roster tracks presence. Create it with New and start it with Run.
+type Roster struct {
 	dir      Directory // nil: this instance alone
 	grace    time.Duration
 	onChange func(Change)
@@ -65,10 +65,10 @@ type op struct {
 // wait, which only happens if the database is far slower than people join.
 const opsBuffer = 4096
 
-// New returns a room. onChange is called from Run's goroutine for every
+// New returns a roster. onChange is called from Run's goroutine for every
 // batch of changes in who is online; it must not block for long.
-func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
-	return &Room{
+func New(dir Directory, grace time.Duration, onChange func(Change)) *Roster {
+	return &Roster{
 		dir: dir, grace: grace, onChange: onChange,
 		streams: make(map[string]int),
 		leaving: make(map[string]*time.Timer),
@@ -83,7 +83,7 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Room {
 // Enter counts a new stream of email. Call the returned function when the
 // stream ends; immediate skips the grace period. A stream ends any visit
 // (see Visit): the page that made it runs JavaScript after all.
-func (r *Room) Enter(email string) (exit func(immediate bool)) {
+func (r *Roster) Enter(email string) (exit func(immediate bool)) {
 	r.mu.Lock()
 	lapse := r.endVisit(email)
 	r.mu.Unlock()
@@ -103,7 +103,7 @@ type visit struct {
 // Visit counts email as online for d, as if a stream were open: someone
 // reading without JavaScript has no stream, only page loads, each of which
 // shows the latest messages. Another visit within d starts d again.
-func (r *Room) Visit(email string, d time.Duration) {
+func (r *Roster) Visit(email string, d time.Duration) {
 	r.mu.Lock()
 	if v, ok := r.visits[email]; ok && v.timer.Stop() {
 		v.timer.Reset(d)
@@ -127,7 +127,7 @@ func (r *Room) Visit(email string, d time.Duration) {
 
 // endVisit stops email's visit, if any, and returns what ends its count, to
 // be called once r.mu is released. It must be called with r.mu held.
-func (r *Room) endVisit(email string) func(immediate bool) {
+func (r *Roster) endVisit(email string) func(immediate bool) {
 	v, ok := r.visits[email]
 	if !ok || !v.timer.Stop() {
 		return nil // none, or it is ending by itself
@@ -136,7 +136,7 @@ func (r *Room) endVisit(email string) func(immediate bool) {
 	return v.exit
 }
 
-func (r *Room) enter(email string) (exit func(immediate bool)) {
+func (r *Roster) enter(email string) (exit func(immediate bool)) {
 	r.mu.Lock()
 	r.streams[email]++
 	delete(r.goodbye, email)
@@ -158,7 +158,7 @@ func (r *Room) enter(email string) (exit func(immediate bool)) {
 	return func(immediate bool) { once.Do(func() { r.exit(email, immediate) }) }
 }
 
-func (r *Room) exit(email string, immediate bool) {
+func (r *Roster) exit(email string, immediate bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.streams[email]--; r.streams[email] > 0 {
@@ -180,7 +180,7 @@ func (r *Room) exit(email string, immediate bool) {
 }
 
 // depart must be called with r.mu held.
-func (r *Room) depart(email string) {
+func (r *Roster) depart(email string) {
 	if t, ok := r.leaving[email]; ok {
 		t.Stop()
 		delete(r.leaving, email)
@@ -202,7 +202,7 @@ func (r *Room) depart(email string) {
 // Leave ends email's presence here without the grace period, now or when
 // their last stream closes (the page that pressed Leave is still open while
 // it asks): someone who said goodbye should not linger in the list.
-func (r *Room) Leave(email string) {
+func (r *Roster) Leave(email string) {
 	r.mu.Lock()
 	lapse := r.endVisit(email)
 	if r.streams[email] == 0 {
@@ -217,14 +217,14 @@ func (r *Room) Leave(email string) {
 }
 
 // Online is everyone online as last published, sorted.
-func (r *Room) Online() []string {
+func (r *Roster) Online() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.online)
 }
 
 // hereSorted must be called with r.mu held.
-func (r *Room) hereSorted() []string {
+func (r *Roster) hereSorted() []string {
 	here := make([]string, 0, len(r.here))
 	for e := range r.here {
 		here = append(here, e)
@@ -235,7 +235,7 @@ func (r *Room) hereSorted() []string {
 
 // publish tells the listener what changed since the last publish. Only Run
 // calls it, so publishes never overlap.
-func (r *Room) publish(online []string) {
+func (r *Roster) publish(online []string) {
 	r.mu.Lock()
 	previous := r.online
 	r.online = online

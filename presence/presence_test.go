@@ -15,7 +15,7 @@ import (
 	"github.com/chatzilla/chatzilla/store/storetest"
 )
 
-// recorder collects what a room reports.
+// recorder collects what a roster reports.
 type recorder struct {
 	mu      sync.Mutex
 	changes []presence.Change
@@ -51,13 +51,13 @@ func (r *recorder) count() int {
 	return len(r.changes)
 }
 
-// running starts a room's Run for the test.
-func running(t *testing.T, room *presence.Room) *presence.Room {
+// running starts a roster's Run for the test.
+func running(t *testing.T, roster *presence.Roster) *presence.Roster {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); room.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() { defer close(done); roster.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return room
+	return roster
 }
 
 func describe(c presence.Change) string {
@@ -66,16 +66,16 @@ func describe(c presence.Change) string {
 
 func TestTwoTabsAreOnePerson(t *testing.T) {
 	rec := &recorder{}
-	room := running(t, presence.New(nil, 0, rec.record))
-	exitA := room.Enter("ann@example.com")
-	exitB := room.Enter("ann@example.com") // second tab
-	exitBob := room.Enter("bob@example.com")
+	roster := running(t, presence.New(nil, 0, rec.record))
+	exitA := roster.Enter("ann@example.com")
+	exitB := roster.Enter("ann@example.com") // second tab
+	exitBob := roster.Enter("bob@example.com")
 	exitA(false)
-	waitOnline(t, room, []string{"ann@example.com", "bob@example.com"}, "after one of ann's two tabs closed")
+	waitOnline(t, roster, []string{"ann@example.com", "bob@example.com"}, "after one of ann's two tabs closed")
 	exitB(false)
 	exitB(false) // calling exit twice counts once
 	exitBob(false)
-	waitOnline(t, room, []string{}, "after everyone left")
+	waitOnline(t, roster, []string{}, "after everyone left")
 	// Departures may be reported together; each person joins and leaves
 	// exactly once either way.
 	joined, left := map[string]int{}, map[string]int{}
@@ -96,12 +96,12 @@ func TestTwoTabsAreOnePerson(t *testing.T) {
 
 func TestGraceHidesReconnects(t *testing.T) {
 	rec := &recorder{}
-	room := running(t, presence.New(nil, time.Second, rec.record))
-	exit := room.Enter("ann@example.com")
+	roster := running(t, presence.New(nil, time.Second, rec.record))
+	exit := roster.Enter("ann@example.com")
 	rec.wait(t, 1)
 	exit(false)
-	time.Sleep(500 * time.Millisecond)   // past a publish tick, within the grace period
-	exit = room.Enter("ann@example.com") // a reload
+	time.Sleep(500 * time.Millisecond)     // past a publish tick, within the grace period
+	exit = roster.Enter("ann@example.com") // a reload
 	time.Sleep(time.Second)
 	if n := rec.count(); n != 1 {
 		t.Fatalf("a reconnect within the grace period was reported: %d changes", n)
@@ -114,10 +114,10 @@ func TestGraceHidesReconnects(t *testing.T) {
 
 func TestLeaveSkipsGrace(t *testing.T) {
 	rec := &recorder{}
-	room := running(t, presence.New(nil, time.Hour, rec.record))
-	exit := room.Enter("ann@example.com")
+	roster := running(t, presence.New(nil, time.Hour, rec.record))
+	exit := roster.Enter("ann@example.com")
 	rec.wait(t, 1)
-	room.Leave("ann@example.com") // pressed Leave; the page's stream is still open
+	roster.Leave("ann@example.com") // pressed Leave; the page's stream is still open
 	time.Sleep(300 * time.Millisecond)
 	if n := rec.count(); n != 1 {
 		t.Fatalf("left while a stream is open: %d changes", n)
@@ -130,35 +130,35 @@ func TestLeaveSkipsGrace(t *testing.T) {
 
 func TestConcurrentTabsEndConsistent(t *testing.T) {
 	rec := &recorder{}
-	room := running(t, presence.New(nil, 0, rec.record))
+	roster := running(t, presence.New(nil, 0, rec.record))
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
 			email := fmt.Sprintf("p%d@example.com", i%5)
-			exit := room.Enter(email)
+			exit := roster.Enter(email)
 			exit(false)
 		})
 	}
 	wg.Wait()
-	stay := room.Enter("stay@example.com")
+	stay := roster.Enter("stay@example.com")
 	defer stay(false)
 	deadline := time.Now().Add(2 * time.Second)
-	for !slices.Equal(room.Online(), []string{"stay@example.com"}) {
+	for !slices.Equal(roster.Online(), []string{"stay@example.com"}) {
 		if time.Now().After(deadline) {
-			t.Fatalf("online settled at %v, want only stay@example.com", room.Online())
+			t.Fatalf("online settled at %v, want only stay@example.com", roster.Online())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// TestRoomsShareADirectory runs two rooms, as two instances do, on one
+// TestRoomsShareADirectory runs two rosters, as two instances do, on one
 // PostgreSQL directory: each sees the other's people.
 func TestRoomsShareADirectory(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var rooms []*presence.Room
+	var rosters []*presence.Roster
 	var wg sync.WaitGroup
 	for i := range 2 {
 		pg, err := store.OpenPostgres(ctx, url)
@@ -166,19 +166,19 @@ func TestRoomsShareADirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer pg.Close()
-		room := presence.New(pg.Presence(fmt.Sprint("instance-", i)), 0, func(presence.Change) {})
-		wg.Go(func() { room.Run(ctx, log) })
-		rooms = append(rooms, room)
+		roster := presence.New(pg.Presence(fmt.Sprint("instance-", i)), 0, func(presence.Change) {})
+		wg.Go(func() { roster.Run(ctx, log) })
+		rosters = append(rosters, roster)
 	}
-	exitAnn := rooms[0].Enter("ann@example.com")
-	exitBob := rooms[1].Enter("bob@example.com")
+	exitAnn := rosters[0].Enter("ann@example.com")
+	exitBob := rosters[1].Enter("bob@example.com")
 	both := []string{"ann@example.com", "bob@example.com"}
-	for i, room := range rooms {
-		waitOnline(t, room, both, fmt.Sprint("room ", i))
+	for i, roster := range rosters {
+		waitOnline(t, roster, both, fmt.Sprint("roster ", i))
 	}
 	exitAnn(false)
-	for i, room := range rooms {
-		waitOnline(t, room, []string{"bob@example.com"}, fmt.Sprint("room ", i, " after ann left"))
+	for i, roster := range rosters {
+		waitOnline(t, roster, []string{"bob@example.com"}, fmt.Sprint("roster ", i, " after ann left"))
 	}
 	// Stopping an instance takes its people out of the directory.
 	exitBob(false)
@@ -186,12 +186,12 @@ func TestRoomsShareADirectory(t *testing.T) {
 	wg.Wait()
 }
 
-func waitOnline(t *testing.T, room *presence.Room, want []string, what string) {
+func waitOnline(t *testing.T, roster *presence.Roster, want []string, what string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for !slices.Equal(room.Online(), want) && !(len(want) == 0 && len(room.Online()) == 0) {
+	for !slices.Equal(roster.Online(), want) && !(len(want) == 0 && len(roster.Online()) == 0) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: online %v, want %v", what, room.Online(), want)
+			t.Fatalf("%s: online %v, want %v", what, roster.Online(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -25,7 +25,7 @@ const (
 // Run publishes changes in who is online until ctx ends. With a directory it
 // also records this instance's arrivals and departures there, reads
 // everyone's, and on the way out removes this instance's people.
-func (r *Room) Run(ctx context.Context, log *slog.Logger) {
+func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	if r.dir == nil {
@@ -93,7 +93,7 @@ func (r *Room) Run(ctx context.Context, log *slog.Logger) {
 
 // writePending records every arrival and departure waiting, so a read of the
 // directory right after includes them.
-func (r *Room) writePending(call func(string, func(context.Context) error) bool) {
+func (r *Roster) writePending(call func(string, func(context.Context) error) bool) {
 	for {
 		select {
 		case o := <-r.ops:
@@ -104,7 +104,7 @@ func (r *Room) writePending(call func(string, func(context.Context) error) bool)
 	}
 }
 
-func (r *Room) write(o op, call func(string, func(context.Context) error) bool) {
+func (r *Roster) write(o op, call func(string, func(context.Context) error) bool) {
 	if o.arrive {
 		call("recording an arrival", func(ctx context.Context) error { return r.dir.Arrive(ctx, o.email) })
 	} else {

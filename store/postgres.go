@@ -168,10 +168,6 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 // is back (by default it reports nothing). Call it before Follow.
 func (p *Postgres) LogTo(l *slog.Logger) { p.log = l }
 
-// FollowerName is the application_name that Follow's connections carry, unique
-// to this *Postgres, so they can be told apart in pg_stat_activity.
-func (p *Postgres) FollowerName() string { return p.followerName }
-
 // AddMessage stores a message and notifies every follower, in one
 // transaction; when it returns nil the message is committed. Posts arriving
 // while a commit is in progress share the next one (see groupWriter).
@@ -279,20 +275,6 @@ func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int
 	msgs, err := queryMessages(ctx, p.pool, op,
 		`SELECT `+postgresColumns+` FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	return oldestFirst(msgs), err
-}
-
-// Message returns the message with the given id, or an error wrapping
-// ErrNotFound.
-func (p *Postgres) Message(ctx context.Context, id int64) (Message, error) {
-	msgs, err := queryMessages(ctx, p.pool, "message",
-		`SELECT `+postgresColumns+` FROM messages WHERE id = $1`, id)
-	if err != nil {
-		return Message{}, err
-	}
-	if len(msgs) == 0 {
-		return Message{}, fmt.Errorf("%w: id %d", ErrNotFound, id)
-	}
-	return msgs[0], nil
 }
 
 // LastID returns the highest stored message id, 0 when there are none.

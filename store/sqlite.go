@@ -193,19 +193,6 @@ func (s *SQLite) MessagesBefore(ctx context.Context, beforeID int64, limit int) 
 	return oldestFirst(msgs), err
 }
 
-// Message returns the message with the given id, or an error wrapping
-// ErrNotFound.
-func (s *SQLite) Message(ctx context.Context, id int64) (Message, error) {
-	msgs, err := s.query(ctx, "message", `SELECT `+sqliteColumns+` FROM messages WHERE id = ?`, id)
-	if err != nil {
-		return Message{}, err
-	}
-	if len(msgs) == 0 {
-		return Message{}, fmt.Errorf("%w: id %d", ErrNotFound, id)
-	}
-	return msgs[0], nil
-}
-
 // LastID returns the highest stored message id, 0 when there are none.
 func (s *SQLite) LastID(ctx context.Context) (int64, error) {
 	var id int64

@@ -15,10 +15,6 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned (possibly wrapped; test with errors.Is) when a
-// message id does not exist.
-var ErrNotFound = errors.New("store: message not found")
-
 // ErrAlreadyStored is returned (wrapped) by AddMessageOnce when the sender
 // already has a message stored under the same key: a retry of a post that
 // succeeded, whose answer the sender never saw. Nothing new was stored.

@@ -55,7 +55,7 @@ func TestInstancesShareMessagesLive(t *testing.T) {
 		t.Errorf("B received %+v", got)
 	}
 	ann.say("hello from B")
-	for name, s := range map[string]*stream{"A": onA, "B": onB} {
+	for name, s := range map[string]*eventStream{"A": onA, "B": onB} {
 		want := "1 2"
 		if name == "B" {
 			want = "2"

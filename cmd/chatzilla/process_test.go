@@ -168,7 +168,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	db := t.TempDir() + "/chat.db"
 	p := startProcess(t, map[string]string{"DATABASE_URL": "sqlite:" + db, "RATE_LIMITS": "off"})
 
-	var streams []*stream
+	var streams []*eventStream
 	for i := range 20 {
 		reader := join(t, p.URL, fmt.Sprintf("r%d@example.com", i))
 		for range 10 {

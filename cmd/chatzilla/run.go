@@ -5,34 +5,32 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
-	"github.com/chatzilla/chatzilla/hub"
 	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/stream"
 )
 
 // shutdownTimeout is how long requests in flight get to finish after SIGTERM.
 // Heroku kills a dyno 30 s after SIGTERM; we promise to be gone within 10 s.
 const shutdownTimeout = 8 * time.Second
 
-// appStore is what run needs of either store.
+// appStore is what run needs of either store: the history, the session
+// records and the broker between instances.
 type appStore interface {
 	handlers.MessageStore
 	handlers.SessionRecords
-	LastID(ctx context.Context) (int64, error)
-	Follow(ctx context.Context, afterID int64, deliver func(store.Message)) error
+	stream.Broker
 	Close() error
 }
 
@@ -102,54 +100,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("RATE_LIMITS=off: flood control is disabled")
 	}
 
-	h := hub.New()
-	var background sync.WaitGroup
-	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
-		stopFollowing()
-		background.Wait()
-	}()
-	room := presence.New(directory, cfg.PresenceGrace, func(c presence.Change) {
-		if err := handlers.PublishPresence(h, c); err != nil {
-			log.Error("publishing presence", "err", err)
-		}
+	// The live path: every stored message reaches the streams through the
+	// broker, in id order (in process for SQLite; through LISTEN/NOTIFY for
+	// PostgreSQL, where it also brings other instances' messages).
+	live := stream.NewPipeline(stream.Config{
+		Broker:        st,
+		History:       st,
+		Directory:     directory,
+		PresenceGrace: cfg.PresenceGrace,
+		Logger:        log,
+		MaxReplay:     cfg.MaxReplay,
 	})
-	background.Go(func() { room.Run(followCtx, log) })
-	background.Go(func() { handlers.Heartbeat(followCtx, h, handlers.HeartbeatInterval) })
-	// Every stored message reaches the streams through the store's
-	// follower, in id order: in process for SQLite, through LISTEN/NOTIFY
-	// for PostgreSQL, where it also brings other instances' messages.
-	last, err := st.LastID(ctx)
+	stopLive, err := live.Start(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the last message id: %w", err)
+		return err
 	}
-	// The first new message may follow on from the last one stored.
-	latest, err := st.RecentMessages(ctx, 1)
-	if err != nil {
-		return fmt.Errorf("reading the last message: %w", err)
-	}
-	var before *store.Message
-	if len(latest) == 1 && latest[0].ID == last {
-		before = &latest[0]
-	}
-	publisher := handlers.NewPublisher(h, before)
-	background.Go(func() {
-		err := st.Follow(followCtx, last, func(m store.Message) {
-			if err := publisher.Publish(m); err != nil {
-				log.Error("publishing message", "id", m.ID, "err", err)
-			}
-		})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("following new messages stopped", "err", err)
-		}
-	})
+	defer stopLive()
 
 	srv := &http.Server{
 		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler: handlers.New(handlers.Options{
 			Store:            st,
-			Hub:              h,
-			Presence:         room,
+			Live:             live,
 			Sessions:         handlers.NewSessionStore(cfg.SessionSecret, nonEmpty(cfg.SessionSecretOld)...),
 			SessionRecords:   st,
 			Assets:           files,
@@ -170,7 +142,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				StreamOpensPerSecond: cfg.StreamOpenRate,
 				StreamOpenBurst:      cfg.StreamOpenBurst,
 			},
-			MaxReplay: cfg.MaxReplay,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -211,10 +182,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// them (they are hijacked): end them first and wait for them to close
 	// (browsers reconnect, to another instance if there is one), then let
 	// the remaining requests finish.
-	h.Close()
+	live.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if err := h.Wait(shutdownCtx); err != nil {
+	if err := live.Wait(shutdownCtx); err != nil {
 		log.Error("shutdown: streams still open were cut off", "err", err)
 	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -83,7 +83,7 @@ func (p *person) refused(what string) {
 }
 
 // endsWithin fails unless the server ends s within d.
-func (s *stream) endsWithin(t *testing.T, d time.Duration, what string) {
+func (s *eventStream) endsWithin(t *testing.T, d time.Duration, what string) {
 	t.Helper()
 	select {
 	case <-s.ended:

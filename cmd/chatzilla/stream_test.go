@@ -59,15 +59,15 @@ type event struct {
 	data string
 }
 
-// stream is an open /events connection read in the background.
-type stream struct {
+// eventStream is an open /events connection read in the background.
+type eventStream struct {
 	events  chan event    // messages
 	notices chan event    // events without an id: who joined or left
 	ended   chan struct{} // closed when the server ends the stream
 	cancel  context.CancelFunc
 }
 
-func (p *person) open(query, lastEventID string) *stream {
+func (p *person) open(query, lastEventID string) *eventStream {
 	p.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p.t.Cleanup(cancel)
@@ -84,7 +84,7 @@ func (p *person) open(query, lastEventID string) *stream {
 // follow opens a stream that, like a browser, reconnects with Last-Event-ID
 // whenever the server ends it, until the test ends. Events arrive once each
 // however often it reconnects; reconnects are counted.
-func (p *person) follow(query string) (s *stream, reconnects func() int) {
+func (p *person) follow(query string) (s *eventStream, reconnects func() int) {
 	p.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	p.t.Cleanup(cancel)
@@ -148,8 +148,8 @@ func (p *person) connect(ctx context.Context, query, lastEventID string) *http.R
 	return resp
 }
 
-func newStream(cancel context.CancelFunc) *stream {
-	return &stream{events: make(chan event, 10000), notices: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
+func newStream(cancel context.CancelFunc) *eventStream {
+	return &eventStream{events: make(chan event, 10000), notices: make(chan event, 10000), ended: make(chan struct{}), cancel: cancel}
 }
 
 // readEvents parses text/event-stream until the body ends, sending messages
@@ -188,7 +188,7 @@ func readEvents(body io.Reader, out, notices chan<- event) {
 }
 
 // next returns the next n events or fails after timeout.
-func (s *stream) next(t *testing.T, n int, timeout time.Duration) []event {
+func (s *eventStream) next(t *testing.T, n int, timeout time.Duration) []event {
 	t.Helper()
 	var got []event
 	deadline := time.After(timeout)
@@ -204,7 +204,7 @@ func (s *stream) next(t *testing.T, n int, timeout time.Duration) []event {
 }
 
 // quiet fails if any event arrives within d.
-func (s *stream) quiet(t *testing.T, d time.Duration) {
+func (s *eventStream) quiet(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
 	case e := <-s.events:
@@ -241,7 +241,7 @@ func TestStreamReplaysThenGoesLive(t *testing.T) {
 		{"after zero replays all", "?after=0", "", "1 2 3"},
 		{"up to date", "?after=3", "", ""},
 	}
-	streams := make([]*stream, len(tests))
+	streams := make([]*eventStream, len(tests))
 	for i, tt := range tests {
 		streams[i] = bob.open(tt.query, tt.lastEventID)
 		if tt.wantReplay == "" {
@@ -279,7 +279,7 @@ func TestStreamNoGapNoDuplicateWhileReplaying(t *testing.T) {
 			ann.say(fmt.Sprintf("m%d", i))
 		}
 	})
-	var streams []*stream
+	var streams []*eventStream
 	var starts []int64
 	for i := range 10 {
 		after := int64(i * 15)

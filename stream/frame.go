@@ -1,4 +1,4 @@
-package handlers
+package stream
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// messageFrame renders m, which follows prev in the log (nil if nothing
+// MessageFrame renders m, which follows prev in the log (nil if nothing
 // does), and wraps it as one text/event-stream event:
 //
 //	id: 42
@@ -18,14 +18,14 @@ import (
 //
 // The id is what a reconnecting browser sends back as Last-Event-ID. The
 // rendering is the same for every reader, so it is made once.
-func messageFrame(prev *store.Message, m store.Message) ([]byte, error) {
+func MessageFrame(prev *store.Message, m store.Message) ([]byte, error) {
 	var before *views.Message
 	if prev != nil {
-		v := messageView(*prev)
+		v := view(*prev)
 		before = &v
 	}
 	var html bytes.Buffer
-	if err := views.MessageItem(messageView(m).InLog(before)).Render(context.Background(), &html); err != nil {
+	if err := views.MessageItem(view(m).InLog(before)).Render(context.Background(), &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(m.ID, html.Bytes()), nil
@@ -101,4 +101,9 @@ func presenceFrame(c presence.Change) ([]byte, error) {
 		return nil, err
 	}
 	return encodeEvent(0, html.Bytes()), nil
+}
+
+// view is m as the views show it.
+func view(m store.Message) views.Message {
+	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt}
 }

@@ -1,4 +1,4 @@
-package handlers
+package stream
 
 import (
 	"strings"
@@ -41,7 +41,7 @@ func TestEventWithoutIDKeepsLastEventID(t *testing.T) {
 
 func TestMessageFrameIsTheListItem(t *testing.T) {
 	m := store.Message{ID: 42, Sender: "bob@example.com", Content: "hi <b>\"you\"</b> & me\nsecond line", CreatedAt: time.Date(2026, 11, 25, 9, 5, 7, 0, time.UTC)}
-	got, err := messageFrame(nil, m)
+	got, err := MessageFrame(nil, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestMessageFrameFollowsTheMessageBefore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.m.Content = "again"
-			frame, err := messageFrame(tt.prev, tt.m)
+			frame, err := MessageFrame(tt.prev, tt.m)
 			if err != nil {
 				t.Fatal(err)
 			}

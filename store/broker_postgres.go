@@ -1,5 +1,9 @@
 package store
 
+// PostgreSQL is the broker between instances (see stream.Broker): a message's
+// id is announced with NOTIFY in the transaction that stores it, and every
+// instance LISTENs on a connection of its own and reads by id.
+
 import (
 	"context"
 	"errors"

@@ -1,4 +1,4 @@
-package handlers
+package stream
 
 import (
 	"strings"
@@ -19,7 +19,7 @@ var benchMessage = store.Message{
 func BenchmarkMessageFrame(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := messageFrame(nil, benchMessage); err != nil {
+		if _, err := MessageFrame(nil, benchMessage); err != nil {
 			b.Fatal(err)
 		}
 	}

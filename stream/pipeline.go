@@ -1,0 +1,160 @@
+package stream
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/presence"
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// Config is what the live pipeline is built from.
+type Config struct {
+	Broker  Broker  // brings stored messages from every instance
+	History History // what streams replay
+	// Directory shares who is online between instances; nil: this
+	// instance alone.
+	Directory presence.Directory
+	// PresenceGrace is how long someone stays online after their last
+	// stream closed (see presence.New).
+	PresenceGrace time.Duration
+	Logger        *slog.Logger
+
+	// WriteTimeout bounds each write to a stream; 0 means 10 s.
+	WriteTimeout time.Duration
+	// MaxReplay is the most stored messages a stream replays; a page
+	// further behind is told to reload its list instead. 0 means 2000.
+	MaxReplay int
+	// Heartbeat is how often idle streams get a comment; 0 means
+	// HeartbeatInterval.
+	Heartbeat time.Duration
+}
+
+// Pipeline is the live path of one instance: the hub every stream
+// subscribes to, the roster of who is online, and what feeds the hub
+// (stored messages through the broker, presence changes, heartbeats).
+// run and the tests build it with NewPipeline and Start alike.
+type Pipeline struct {
+	hub          *hub.Hub
+	roster       *presence.Roster
+	broker       Broker
+	history      History
+	log          *slog.Logger
+	writeTimeout time.Duration
+	maxReplay    int
+	heartbeat    time.Duration
+	open         atomic.Int64 // streams open
+}
+
+// NewPipeline builds the pipeline; Start sets it going.
+func NewPipeline(c Config) *Pipeline {
+	p := &Pipeline{
+		hub:          hub.New(),
+		broker:       c.Broker,
+		history:      c.History,
+		log:          c.Logger,
+		writeTimeout: cmp.Or(c.WriteTimeout, defaultWriteTimeout),
+		maxReplay:    cmp.Or(c.MaxReplay, defaultMaxReplay),
+		heartbeat:    cmp.Or(c.Heartbeat, HeartbeatInterval),
+	}
+	p.roster = presence.New(c.Directory, c.PresenceGrace, func(ch presence.Change) {
+		if err := publishPresence(p.hub, ch); err != nil {
+			p.log.Error("publishing presence", "err", err)
+		}
+	})
+	return p
+}
+
+// Start reads where the log ends and starts what feeds the hub: the
+// broker's follower, the roster's bookkeeping and the heartbeat. They run
+// until stop, which waits for them; streams are ended by Close.
+func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
+	last, err := p.broker.LastID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the last message id: %w", err)
+	}
+	// The first new message may follow on from the last one stored.
+	latest, err := p.history.RecentMessages(ctx, 1)
+	if err != nil {
+		return nil, fmt.Errorf("reading the last message: %w", err)
+	}
+	pub := &publisher{hub: p.hub}
+	if len(latest) == 1 && latest[0].ID == last {
+		pub.prev = &latest[0]
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { p.roster.Run(ctx, p.log) })
+	background.Go(func() { heartbeat(ctx, p.hub, p.heartbeat) })
+	background.Go(func() {
+		err := p.broker.Follow(ctx, last, func(m store.Message) {
+			if err := pub.publish(m); err != nil {
+				p.log.Error("publishing message", "id", m.ID, "err", err)
+			}
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			p.log.Error("following new messages stopped", "err", err)
+		}
+	})
+	return func() { cancel(); background.Wait() }, nil
+}
+
+// Open takes the request's connection over for a stream: after it
+// succeeds, the response belongs to the stream, and the caller runs
+// Stream.Serve. Subscribing comes first, before any history is read, so
+// that anything published while the replay runs waits in the subscription
+// instead of falling in between. On an error (ErrClosed, ErrNeedsHTTP1)
+// nothing was written and req.OnClose is not called.
+func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
+	sub, err := p.hub.Subscribe()
+	if errors.Is(err, hub.ErrClosed) {
+		return nil, ErrClosed
+	} else if err != nil {
+		return nil, err
+	}
+	h := head(w.Header())
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		p.hub.Unsubscribe(sub)
+		if errors.Is(err, http.ErrNotSupported) {
+			return nil, fmt.Errorf("%w: %v", ErrNeedsHTTP1, err)
+		}
+		return nil, err
+	}
+	socket := unwrap(conn)
+	if d := directWriter(socket); d != nil {
+		// While the stream's goroutine waits with nothing queued, the hub
+		// may write new events to the socket itself (see
+		// hub.Subscriber.Idle), which saves waking the goroutine for every
+		// message.
+		sub.SetDirect(d)
+	}
+	p.open.Add(1)
+	log := cmp.Or(req.Log, p.log)
+	log.Info("stream connected", "after", req.After, "replay", req.Replay)
+	return &Stream{p: p, req: req, conn: conn, w: socket, sub: sub, log: log, head: h}, nil
+}
+
+// Hub is the hub every stream subscribes to.
+func (p *Pipeline) Hub() *hub.Hub { return p.hub }
+
+// Roster is who is online.
+func (p *Pipeline) Roster() *presence.Roster { return p.roster }
+
+// Streams is how many streams are open.
+func (p *Pipeline) Streams() int { return int(p.open.Load()) }
+
+// Close ends every stream, once, and refuses new ones. Browsers reconnect,
+// to another instance if there is one, and catch up from the store.
+func (p *Pipeline) Close() { p.hub.Close() }
+
+// Wait blocks, after Close, until every stream has ended, or ctx ends.
+func (p *Pipeline) Wait(ctx context.Context) error { return p.hub.Wait(ctx) }
