@@ -11,32 +11,34 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// userError is a problem a person can understand and usually fix: it carries
-// the status to answer with and the sentence to show.
-type userError struct {
+// httpError is an answer other than success: the status and the sentence
+// shown to the person. A 4xx is theirs to fix (bad input, too fast); a 5xx,
+// such as the store being down (storeUnavailable), is ours, and its cause is
+// logged.
+type httpError struct {
 	status     int
 	message    string
 	cause      error // logged for 5xx, never shown
 	retryAfter int   // seconds, for the Retry-After header; 0: the default (5 s for a 503, else none)
 }
 
-func (e *userError) Error() string {
+func (e *httpError) Error() string {
 	if e.cause != nil {
 		return strconv.Itoa(e.status) + ": " + e.message + ": " + e.cause.Error()
 	}
 	return strconv.Itoa(e.status) + ": " + e.message
 }
 
-func (e *userError) Unwrap() error { return e.cause }
+func (e *httpError) Unwrap() error { return e.cause }
 
 func problem(status int, message string) error {
-	return &userError{status: status, message: message}
+	return &httpError{status: status, message: message}
 }
 
 // storeUnavailable is the answer when the store fails: nothing was done, and
 // trying again later is the right thing for the person to do.
 func storeUnavailable(err error, message string) error {
-	return &userError{status: http.StatusServiceUnavailable, message: message, cause: err}
+	return &httpError{status: http.StatusServiceUnavailable, message: message, cause: err}
 }
 
 // errorMessages are the sentences shown for errors echo raises itself.
@@ -52,7 +54,7 @@ var errorMessages = map[int]string{
 // (5xx) are logged, and their details never reach the response.
 func (s *server) handleError(err error, c echo.Context) {
 	status, message := http.StatusInternalServerError, "Something went wrong on our side. Please try again."
-	var ue *userError
+	var ue *httpError
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &ue):

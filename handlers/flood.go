@@ -2,24 +2,26 @@ package handlers
 
 import (
 	"math"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 )
 
-// sweepInterval is how often idle buckets are forgotten, which bounds the
+// forgetEvery is how often idle buckets are forgotten, which bounds the
 // memory a stream of new sessions or addresses can take.
-const sweepInterval = time.Minute
+const forgetEvery = time.Minute
 
 // buckets is a token bucket per key (a session or a client address).
 type buckets struct {
 	rate  rate.Limit
 	burst int
 
-	mu        sync.Mutex
-	byKey     map[string]*bucket
-	lastSweep time.Time
+	mu         sync.Mutex
+	byKey      map[string]*bucket
+	lastForget time.Time
 }
 
 type bucket struct {
@@ -36,7 +38,7 @@ func newBuckets(perSecond float64, burst int) *buckets {
 func (b *buckets) take(now time.Time, keys ...string) (ok bool, retryAfter time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.sweep(now)
+	b.forgetIdle(now)
 	reservations := make([]*rate.Reservation, 0, len(keys))
 	for _, k := range keys {
 		bk := b.byKey[k]
@@ -59,19 +61,35 @@ func (b *buckets) take(now time.Time, keys ...string) (ok bool, retryAfter time.
 	return false, retryAfter
 }
 
-// sweep forgets buckets unused for long enough to have refilled: forgetting
+// forgetIdle forgets buckets unused for long enough to have refilled: forgetting
 // a full bucket changes nothing.
-func (b *buckets) sweep(now time.Time) {
-	if now.Sub(b.lastSweep) < sweepInterval {
+func (b *buckets) forgetIdle(now time.Time) {
+	if now.Sub(b.lastForget) < forgetEvery {
 		return
 	}
-	b.lastSweep = now
+	b.lastForget = now
 	refill := time.Duration(float64(b.burst) / float64(b.rate) * float64(time.Second))
 	for k, bk := range b.byKey {
 		if now.Sub(bk.seen) > refill {
 			delete(b.byKey, k)
 		}
 	}
+}
+
+// tooFast takes a token from the bucket in b of each of keys, when flood
+// control is on. When one is empty, it sets Retry-After and returns the
+// seconds to wait; 0 means go ahead.
+func (s *server) tooFast(c echo.Context, b *buckets, keys ...string) (wait int) {
+	if !s.Limits.FloodControl {
+		return 0
+	}
+	ok, d := b.take(time.Now(), keys...)
+	if ok {
+		return 0
+	}
+	wait = retryAfterSeconds(d)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(wait))
+	return wait
 }
 
 // retryAfterSeconds is the Retry-After header value: whole seconds, at least 1.

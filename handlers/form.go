@@ -34,10 +34,10 @@ func formValue(c echo.Context, name string) (string, error) {
 			return "", he
 		}
 		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			return "", &userError{status: http.StatusRequestTimeout, message: "What you sent did not arrive in time. Try again.", cause: err}
+			return "", &httpError{status: http.StatusRequestTimeout, message: "What you sent did not arrive in time. Try again.", cause: err}
 		}
 		// Cut off half way: the client left, or its connection broke.
-		return "", &userError{status: http.StatusBadRequest, message: "What you sent did not arrive in full. Try again.", cause: fmt.Errorf("%w: %w", errClientLeft, err)}
+		return "", &httpError{status: http.StatusBadRequest, message: "What you sent did not arrive in full. Try again.", cause: fmt.Errorf("%w: %w", errClientLeft, err)}
 	}
 	return r.FormValue(name), nil
 }

@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,11 +17,9 @@ func (s *server) join(c echo.Context) error {
 	}
 	email, reason := validateEmail(typed)
 	status := http.StatusUnprocessableEntity
-	if reason == "" && s.Limits.FloodControl {
-		if ok, wait := s.joinFlood.take(time.Now(), clientKey(c)); !ok {
-			secs := retryAfterSeconds(wait)
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			status, reason = http.StatusTooManyRequests, "Too many joins from your network. Try again in "+plural(secs, "second")+"."
+	if reason == "" {
+		if wait := s.tooFast(c, s.joinFlood, clientKey(c)); wait > 0 {
+			status, reason = http.StatusTooManyRequests, "Too many joins from your network. Try again in "+plural(wait, "second")+"."
 		}
 	}
 	if reason != "" {

@@ -4,9 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -47,11 +45,9 @@ func (s *server) createMessage(c echo.Context) error {
 			reason = "This form is out of date. Send your message again."
 		}
 	}
-	if reason == "" && s.Limits.FloodControl {
-		if ok, wait := s.messageFlood.take(time.Now(), "session:"+me.SessionID, clientKey(c)); !ok {
-			secs := retryAfterSeconds(wait)
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			status, reason = http.StatusTooManyRequests, "You're sending messages too fast. Wait "+plural(secs, "second")+" and send again."
+	if reason == "" {
+		if wait := s.tooFast(c, s.messageFlood, "session:"+me.SessionID, clientKey(c)); wait > 0 {
+			status, reason = http.StatusTooManyRequests, "You're sending messages too fast. Wait "+plural(wait, "second")+" and send again."
 		}
 	}
 	// A refused message keeps its key: if an earlier try of it did reach

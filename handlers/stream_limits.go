@@ -76,7 +76,7 @@ func (s *server) admitStream(session, address string) error {
 			{s.streamFlood, "session:" + session}, {s.addressStreamFlood, address},
 		} {
 			if ok, wait := b.flood.take(now, b.key); !ok {
-				return &userError{status: http.StatusTooManyRequests, retryAfter: retryAfterSeconds(wait),
+				return &httpError{status: http.StatusTooManyRequests, retryAfter: retryAfterSeconds(wait),
 					message: "Reconnecting too often. Waiting " + plural(retryAfterSeconds(wait), "second") + "…"}
 			}
 		}
