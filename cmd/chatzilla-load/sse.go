@@ -29,7 +29,7 @@ const keepLongBuffer = 16 << 10
 //
 // Lines end with \n or \r\n. A lone \r also ends a line in the format's
 // grammar, but Chatzilla splits data at every \r before framing it (see
-// handlers/sse.go), so that case never arises and is not handled.
+// stream/frame.go), so that case never arises and is not handled.
 type sseParser struct {
 	id       []byte
 	hasID    bool

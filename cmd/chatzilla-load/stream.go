@@ -185,8 +185,8 @@ func (s *stream) connectRetrying(ctx context.Context, attempts int) (*streamConn
 // connect opens /events on a plain connection with a hand-written request:
 // one goroutine and two small buffers per stream. Through an http.Transport
 // each stream also has the transport's read and write goroutines and
-// buffers; holding 10,000 idle streams measured 33 KiB and 3 goroutines per
-// stream that way, against 16 KiB and 1 like this. The stream counts as open
+// buffers, about twice the memory and three goroutines per stream (so many
+// idle streams would cost the load client more than the server). The stream counts as open
 // once the server's first comment arrives, since the server subscribes to
 // new messages before it sends anything.
 func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
