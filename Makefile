@@ -63,7 +63,7 @@ test-short: assets
 # `make bench` before and after, keeping the first bench.txt as old.txt, then
 # `go tool benchstat old.txt bench.txt`.
 bench: assets
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./hub ./handlers ./store | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./hub ./stream ./handlers ./store | tee bench.txt
 	$(GO) tool benchstat bench.txt
 
 # Lighthouse (mobile and desktop) on the join and chat pages, and the Nu HTML
