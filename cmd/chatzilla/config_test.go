@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -18,14 +22,31 @@ func TestLoadConfig(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{"defaults", nil, "", func(t *testing.T, c config) {
-			if c.Port != 5000 || c.HistorySize != 100 || c.MaxMessageLength != 2000 || c.TrustProxy || c.Production {
-				t.Errorf("%+v", c)
+			// Written out again on purpose: a default changed in the table
+			// by mistake fails here.
+			want := config{
+				Port:                 5000,
+				Database:             database{Kind: "sqlite", Path: "chatzilla.db"},
+				SessionSecretFile:    ".chatzilla/session-secret",
+				HistorySize:          100,
+				MaxMessageLength:     2000,
+				TrustProxyHops:       1,
+				FloodControl:         true,
+				MessageRate:          5,
+				JoinRate:             1,
+				MessageBurst:         20,
+				JoinBurst:            10,
+				MaxStreams:           50000,
+				MaxStreamsPerSession: 10,
+				MaxStreamsPerAddress: 500,
+				MaxConnsPerAddress:   1000,
+				StreamOpenRate:       2,
+				StreamOpenBurst:      20,
+				MaxReplay:            2000,
+				PresenceGrace:        5 * time.Second,
 			}
-			if c.Database != (database{Kind: "sqlite", Path: "chatzilla.db"}) {
-				t.Errorf("database %+v", c.Database)
-			}
-			if c.SessionSecretFile != ".chatzilla/session-secret" || c.SessionSecret != "" {
-				t.Errorf("no secret given: file %q, secret %q; want the development secret's file", c.SessionSecretFile, c.SessionSecret)
+			if c != want {
+				t.Errorf("defaults\n got %+v\nwant %+v", c, want)
 			}
 		}},
 		{"sqlite path", map[string]string{"DATABASE_URL": "sqlite:/tmp/x.db"}, "", func(t *testing.T, c config) {
@@ -86,10 +107,140 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if err := run(context.Background(), []string{"chatzilla", "-h"}, func(string) string { return "" }, &out, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settings {
+	for _, s := range settings(new(config)) {
 		if !strings.Contains(out.String(), s.name) {
 			t.Errorf("-h does not list %s:\n%s", s.name, out.String())
 		}
+	}
+}
+
+// TestSettingDefaultsParse checks that every default the table states (and
+// -h shows) is one its own parser takes, and that setting every variable to
+// its stated default changes nothing.
+func TestSettingDefaultsParse(t *testing.T) {
+	env := map[string]string{}
+	seen := map[string]bool{}
+	for _, s := range settings(new(config)) {
+		if seen[s.name] {
+			t.Errorf("%s is in the table twice", s.name)
+		}
+		seen[s.name] = true
+		if s.val == nil {
+			continue
+		}
+		for _, production := range []bool{false, true} {
+			if err := s.val.set(s.name, s.fallback(production)); err != nil {
+				t.Errorf("%s: default %q (production %v): %v", s.name, s.fallback(production), production, err)
+			}
+		}
+		env[s.name] = s.def
+	}
+	unset, err := loadConfig(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set != unset {
+		t.Errorf("every variable set to its stated default\n got %+v\nwant %+v", set, unset)
+	}
+}
+
+// TestSettingRangesAtBounds checks every bounded setting at its bounds and
+// just past them, through loadConfig, and that -h states the range the parser
+// enforces where it states one.
+func TestSettingRangesAtBounds(t *testing.T) {
+	var help bytes.Buffer
+	printUsage(&help)
+	load := func(name, text string) error {
+		_, err := loadConfig(func(k string) string { return map[string]string{name: text}[k] })
+		return err
+	}
+	bounded := 0
+	for _, s := range settings(new(config)) {
+		var ok, bad []string
+		wantErr := s.name + " must be "
+		switch v := s.val.(type) {
+		case *intValue:
+			ok = []string{strconv.Itoa(v.lo), strconv.Itoa(v.hi)}
+			bad = []string{strconv.Itoa(v.lo - 1), strconv.Itoa(v.hi + 1), "1.5", "many"}
+			wantErr = fmt.Sprintf("%s must be a whole number from %d to %d, not ", s.name, v.lo, v.hi)
+			line := regexp.MustCompile(`(?m)^  ` + s.name + ` .*$`).FindString(help.String())
+			if stated := fmt.Sprintf("(%d-%d)", v.lo, v.hi); v.shown != strings.Contains(line, stated) {
+				t.Errorf("%s: -h line %q, shown %v, range %s", s.name, line, v.shown, stated)
+			}
+		case rate:
+			ok = []string{"0.001", strconv.FormatFloat(maxRate, 'f', -1, 64)}
+			bad = []string{"0", "-1", strconv.FormatFloat(maxRate*1.01, 'f', -1, 64), "NaN", "fast"}
+			wantErr = s.name + " must be a number above 0 (per second), not "
+		case durationUpTo:
+			ok = []string{"0s", v.max.String()}
+			bad = []string{"-1ns", (v.max + time.Nanosecond).String(), "5"}
+			wantErr = s.name + " must be a duration like 5s or 500ms (at most 1h), not "
+		default:
+			continue
+		}
+		bounded++
+		for _, text := range ok {
+			if err := load(s.name, text); err != nil {
+				t.Errorf("%s=%s: %v", s.name, text, err)
+			}
+		}
+		for _, text := range bad {
+			if err := load(s.name, text); err == nil || !strings.HasPrefix(err.Error(), wantErr) {
+				t.Errorf("%s=%s: err %v, want %q...", s.name, text, err, wantErr)
+			}
+		}
+	}
+	if bounded < 15 {
+		t.Errorf("only %d bounded settings checked", bounded)
+	}
+}
+
+// TestReadmeConfigurationTable checks README's table of variables against
+// the settings table: every variable, its default, and the ranges -h states.
+func TestReadmeConfigurationTable(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n## Configuration\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	type row struct{ def, meaning string }
+	rows := map[string]row{}
+	for _, m := range regexp.MustCompile("(?m)^\\| (`[A-Z_]+`(?: / `[A-Z_]+`)*) \\| ?([^|]*?) ?\\| (.*) \\|$").FindAllStringSubmatch(section, -1) {
+		names := strings.Split(m[1], " / ")
+		defs := strings.Split(m[2], " / ")
+		for i, name := range names {
+			def := m[2]
+			if len(defs) == len(names) {
+				def = defs[i]
+			}
+			rows[strings.Trim(name, "`")] = row{strings.ReplaceAll(def, "`", ""), m[3]}
+		}
+	}
+	// The README says where the development secret comes from instead.
+	stated := map[string]string{"SESSION_SECRET": "kept in SESSION_SECRET_FILE"}
+	for _, s := range settings(new(config)) {
+		r, ok := rows[s.name]
+		if !ok {
+			t.Errorf("README's configuration table has no %s", s.name)
+			continue
+		}
+		want := cmp.Or(stated[s.name], s.defaultText())
+		if r.def != want {
+			t.Errorf("README: %s defaults to %q, the table says %q", s.name, r.def, want)
+		}
+		if v, ok := s.val.(*intValue); ok && v.shown {
+			if rng := fmt.Sprintf("(%d–%d", v.lo, v.hi); !strings.Contains(r.meaning, rng) {
+				t.Errorf("README: %s says %q, not the range %s)", s.name, r.meaning, rng)
+			}
+		}
+	}
+	if len(rows) != len(settings(new(config))) {
+		t.Errorf("README's table has %d variables, the settings table %d", len(rows), len(settings(new(config))))
 	}
 }
 
