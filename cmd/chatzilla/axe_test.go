@@ -2,84 +2,14 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
-// axeScript is axe-core, from npm (package.json pins it; `make test` runs
-// npm ci first). It is read at test time and injected into the real page.
-var axeScript = filepath.Join("..", "..", "node_modules", "axe-core", "axe.min.js")
-
-// requireAxe returns axe-core's source, or skips the test where it is not
-// installed (never on CI, which must run it).
-func requireAxe(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(axeScript)
-	if err == nil {
-		return string(b)
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("axe-core is not installed (%v): run npm ci", err)
-	}
-	t.Skipf("axe-core is not installed (%v): run npm ci (make test does) to run the accessibility audit", err)
-	return ""
-}
-
-// axeViolation is one rule a page breaks, with the elements that break it.
-type axeViolation struct {
-	ID     string `json:"id"`
-	Impact string `json:"impact"`
-	Help   string `json:"help"`
-	Nodes  []struct {
-		Target  []any  `json:"target"`
-		HTML    string `json:"html"`
-		Summary string `json:"failureSummary"`
-	} `json:"nodes"`
-}
-
-// expectAxeClean runs axe-core on p's page as it is now and fails on every
-// violation of serious or critical impact; lesser ones are logged.
-func (p *browserPerson) expectAxeClean(axe, page string) {
-	p.t.Helper()
-	if !evaluate[bool](p, `typeof window.axe === "object"`) {
-		// Injected through DevTools, which the page's CSP does not govern.
-		evaluate[bool](p, axe+"\n;typeof window.axe === \"object\"")
-	}
-	start := time.Now()
-	defer func() { p.t.Logf("axe on %s: %v", page, time.Since(start)) }()
-	violations := evaluateAsync[[]axeViolation](p, `axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations)`)
-	for _, v := range violations {
-		var where strings.Builder
-		for _, n := range v.Nodes {
-			fmt.Fprintf(&where, "\n\t%v %s\n\t\t%s", n.Target, n.HTML, strings.ReplaceAll(n.Summary, "\n", "\n\t\t"))
-		}
-		msg := fmt.Sprintf("%s: axe %s (%s): %s, on %d element(s):%s", page, v.ID, v.Impact, v.Help, len(v.Nodes), where.String())
-		if v.Impact == "serious" || v.Impact == "critical" {
-			p.t.Error(msg)
-		} else {
-			p.t.Log(msg)
-		}
-	}
-}
-
 // colourSchemes are the two themes the stylesheet has.
 var colourSchemes = []string{"light", "dark"}
-
-func (p *browserPerson) prefersColourScheme(scheme string) {
-	p.t.Helper()
-	_, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-	})
-	if err != nil {
-		p.t.Fatalf("%s's browser in %s mode: %v", p.name, scheme, err)
-	}
-}
 
 // TestBrowserAxeFindsNothingSerious audits every page a person sees with
 // axe-core: the join page, the join page refusing an address (422), and the

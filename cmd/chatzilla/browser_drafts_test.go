@@ -2,15 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -20,6 +15,10 @@ import (
 // Nothing a person types is lost: each failure a send can meet ends with the
 // text still in the composer and the cursor in it, and sending again sends
 // the message once.
+//
+// Sends answered with the composer and its text are made with Send, not
+// Enter: chromedp types Enter as two events, and the answer can come between
+// them, so that the second puts a line break into the composer sent back.
 
 func TestBrowserDraftSurvivesOversizeSend(t *testing.T) {
 	chromium := requireChromium(t)
@@ -240,169 +239,4 @@ func TestBrowserLeaveEndsACopiedSession(t *testing.T) {
 	if n := countLog(app, `msg=message`, "sender=alice@example.com"); n != 1 {
 		t.Errorf("chatzilla stored %d messages of Alice's, want 1", n)
 	}
-}
-
-// copyCookiesFrom gives p the cookies that from's browser holds for base, as
-// someone who copied them would.
-func (p *browserPerson) copyCookiesFrom(from *browserPerson, base string) {
-	p.t.Helper()
-	got, err := chromedp.Call(from.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/"}})
-	if err != nil || len(got.Cookies) == 0 {
-		p.t.Fatalf("reading %s's cookies: %v (%d cookies)", from.name, err, len(got.Cookies))
-	}
-	var cookies []*network.CookieParam
-	for _, c := range got.Cookies {
-		cookies = append(cookies, &network.CookieParam{Name: c.Name, Value: c.Value, URL: base + "/", HTTPOnly: c.HTTPOnly, SameSite: c.SameSite})
-	}
-	if _, err := chromedp.Call(p.ctx, network.SetCookies, network.SetCookiesParams{Cookies: cookies}); err != nil {
-		p.t.Fatalf("giving %s the cookies: %v", p.name, err)
-	}
-}
-
-// Sends answered with the composer and its text are made with Send, not
-// Enter: chromedp types Enter as two events, and the answer can come between
-// them, so that the second puts a line break into the composer sent back.
-
-// waitForKeptDraft waits until the composer holds text, has the cursor and
-// shows a sentence containing reason ("" for none).
-func (p *browserPerson) waitForKeptDraft(text, reason string) {
-	p.t.Helper()
-	p.waitUntil(liveDeadline, "the text kept, the cursor in the box and "+cmpReason(reason), func() string {
-		type composer struct {
-			Text     string `json:"text"`
-			Focused  bool   `json:"focused"`
-			Disabled bool   `json:"disabled"`
-			Errors   string `json:"errors"`
-		}
-		c := evaluate[composer](p, `(box => ({
-			text: box ? box.value : "(no box)",
-			focused: box !== null && document.activeElement === box,
-			disabled: box !== null && box.disabled,
-			errors: Array.from(document.querySelectorAll("#composer .error"), e => e.textContent).join(" | "),
-		}))(document.querySelector("#composer #message"))`)
-		switch {
-		case c.Text != text:
-			return fmt.Sprintf("the composer holds %.60q (%d characters), want %.60q (%d)", c.Text, len(c.Text), text, len(text))
-		case reason == "" && c.Errors != "":
-			return fmt.Sprintf("the composer shows %q", c.Errors)
-		case !strings.Contains(strings.ToLower(c.Errors), strings.ToLower(reason)):
-			return fmt.Sprintf("the composer shows %q; the form is %s", c.Errors, p.composerHTML())
-		case c.Disabled || !c.Focused:
-			return fmt.Sprintf("the box is disabled=%v focused=%v (focus is on %s)", c.Disabled, c.Focused, evaluate[string](p, `document.activeElement.outerHTML.slice(0, 80)`))
-		}
-		return ""
-	})
-}
-
-func cmpReason(reason string) string {
-	if reason == "" {
-		return "no error"
-	}
-	return fmt.Sprintf("%q next to it", reason)
-}
-
-func (p *browserPerson) composerHTML() string {
-	p.t.Helper()
-	html := evaluate[string](p, `(document.querySelector("#composer") || document.body).outerHTML`)
-	if len(html) > 2000 {
-		html = html[:2000] + "…"
-	}
-	return html
-}
-
-func (p *browserPerson) sessionEndedShown() bool {
-	p.t.Helper()
-	return evaluate[bool](p, `(b => b !== null && !b.hidden && b.getClientRects().length > 0)(document.querySelector("#session-ended"))`)
-}
-
-// port is the port of a base URL, to start the next instance on.
-func port(t *testing.T, base string) string {
-	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Port()
-}
-
-// cuttableProxy stands between the program and PostgreSQL, so that a test
-// can take the database away from this program alone: cut closes every
-// connection and refuses new ones until restore.
-type cuttableProxy struct {
-	URL string // the database URL, through the proxy
-
-	t      *testing.T
-	target string
-	ln     net.Listener
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]bool
-}
-
-func newCuttableProxy(t *testing.T, databaseURL string) *cuttableProxy {
-	t.Helper()
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{t: t, target: u.Host, ln: ln, conns: make(map[net.Conn]bool)}
-	u.Host = ln.Addr().String()
-	p.URL = u.String()
-	go p.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-	})
-	return p
-}
-
-func (p *cuttableProxy) serve() {
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return // closed at the end of the test
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.down {
-			client.Close()
-			server.Close()
-		} else {
-			p.conns[client], p.conns[server] = true, true
-			go p.pipe(client, server)
-			go p.pipe(server, client)
-		}
-		p.mu.Unlock()
-	}
-}
-
-func (p *cuttableProxy) pipe(to, from net.Conn) {
-	_, _ = io.Copy(to, from)
-	to.Close()
-	from.Close()
-}
-
-func (p *cuttableProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *cuttableProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
 }

@@ -7,43 +7,16 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
 
-// screen is a window size and colour scheme a page is checked at.
-type screen struct {
-	name          string
-	width, height int64
-	phone, dark   bool
-}
-
+// screens are the window sizes and colour schemes the layout is checked at.
 var screens = []screen{
 	{"desktop light", 1280, 800, false, false},
 	{"desktop dark", 1280, 800, false, true},
 	{"phone light", 360, 740, true, false},
 	{"phone dark", 360, 740, true, true},
-}
-
-// show sizes p's window and sets its colour scheme.
-func (p *browserPerson) show(s screen) {
-	p.t.Helper()
-	if s.phone {
-		p.do(chromedp.EmulateViewport(s.width, s.height, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
-	} else {
-		p.do(chromedp.EmulateViewport(s.width, s.height))
-	}
-	scheme := "light"
-	if s.dark {
-		scheme = "dark"
-	}
-	_, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
-	})
-	if err != nil {
-		p.t.Fatalf("%s's colour scheme: %v", p.name, err)
-	}
 }
 
 // shownItem is how a message is laid out on the page.
@@ -222,18 +195,6 @@ func TestBrowserTabTitleCountsUnread(t *testing.T) {
 		}
 		return ""
 	})
-}
-
-// setWindowState minimises or restores the window of p's tab.
-func (p *browserPerson) setWindowState(state browser.WindowState) {
-	p.t.Helper()
-	win, err := chromedp.Call(p.ctx, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
-	if err == nil {
-		_, err = chromedp.Call(p.ctx, browser.SetWindowBounds, browser.SetWindowBoundsParams{WindowID: win.WindowID, Bounds: &browser.Bounds{WindowState: state}})
-	}
-	if err != nil {
-		p.t.Fatalf("%s's window to %s: %v", p.name, state, err)
-	}
 }
 
 func TestBrowserComposerGrowsCountsAndSendsOnlyText(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,4 +151,86 @@ func (cc *commitCutter) serve(client net.Conn, target string) {
 			return
 		}
 	}
+}
+
+// cuttableProxy stands between the program and PostgreSQL, so that a test
+// can take the database away from this program alone: cut closes every
+// connection and refuses new ones until restore.
+type cuttableProxy struct {
+	URL string // the database URL, through the proxy
+
+	t      *testing.T
+	target string
+	ln     net.Listener
+
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]bool
+}
+
+func newCuttableProxy(t *testing.T, databaseURL string) *cuttableProxy {
+	t.Helper()
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cuttableProxy{t: t, target: u.Host, ln: ln, conns: make(map[net.Conn]bool)}
+	u.Host = ln.Addr().String()
+	p.URL = u.String()
+	go p.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+	})
+	return p
+}
+
+func (p *cuttableProxy) serve() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return // closed at the end of the test
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.down {
+			client.Close()
+			server.Close()
+		} else {
+			p.conns[client], p.conns[server] = true, true
+			go p.pipe(client, server)
+			go p.pipe(server, client)
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *cuttableProxy) pipe(to, from net.Conn) {
+	_, _ = io.Copy(to, from)
+	to.Close()
+	from.Close()
+}
+
+func (p *cuttableProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *cuttableProxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }
