@@ -204,11 +204,11 @@ type readOnlyStore struct {
 	writesFail atomic.Bool
 }
 
-func (r *readOnlyStore) AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error) {
+func (r *readOnlyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
 	if r.writesFail.Load() {
 		return store.Message{}, errors.New("attempt to write a readonly database")
 	}
-	return r.MessageStore.AddMessageOnce(ctx, sender, content, key)
+	return r.MessageStore.AddMessageAs(ctx, a, content, key)
 }
 
 // TestFarBehindStreamIsToldToReload: a stream never replays more than

@@ -30,11 +30,11 @@ type flakyStore struct {
 
 var errDown = errors.New("connection refused")
 
-func (f *flakyStore) AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error) {
+func (f *flakyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
 	if f.down.Load() {
 		return store.Message{}, errDown
 	}
-	return f.MessageStore.AddMessageOnce(ctx, sender, content, key)
+	return f.MessageStore.AddMessageAs(ctx, a, content, key)
 }
 
 func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {

@@ -53,7 +53,7 @@ func newTestServer(t testing.TB, adjust ...any) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stream.Config{Broker: st, History: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg := stream.Config{Broker: st, History: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Unverified: true}
 	for _, f := range adjust {
 		if f, ok := f.(func(*stream.Config)); ok {
 			f(&cfg)
@@ -70,6 +70,8 @@ func newTestServer(t testing.TB, adjust ...any) *testServer {
 		Live:             live,
 		Sessions:         handlers.NewSessionStore(strings.Repeat("k", 32)),
 		SessionRecords:   st,
+		SignIn:           st,
+		People:           st,
 		Assets:           files,
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		HistorySize:      100,

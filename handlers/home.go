@@ -25,7 +25,7 @@ func (s *server) home(c echo.Context) error {
 		// The same for everyone, but checked each time: a visitor who has
 		// just joined must not be shown the form from cache.
 		c.Response().Header().Set("Cache-Control", "no-cache")
-		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{DraftKept: hasDraft(c)}))
+		return render(c, http.StatusOK, views.JoinPage(s.page, views.JoinForm{DraftKept: hasDraft(c), EmailSignIn: s.EmailSignIn}))
 	}
 	if c.QueryParam("before") == "" {
 		composer := s.newComposer()
@@ -46,7 +46,7 @@ func (s *server) home(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
 		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
-		Online: s.Live.Roster().Online(), Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
+		Online: s.Live.Roster().Online(), Unverified: !s.EmailSignIn, Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
 	}))
 }
 
@@ -61,11 +61,12 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 	c.Response().Header().Set("Cache-Control", "no-store")
 	composer.MaxLength = s.MaxMessageLength
 	return render(c, status, views.ChatPage(s.page, views.Chat{
-		Me:       me,
-		Messages: h.Messages,
-		HasOlder: h.HasOlder,
-		Online:   s.Live.Roster().Online(),
-		Composer: composer,
+		Me:         me,
+		Messages:   h.Messages,
+		HasOlder:   h.HasOlder,
+		Online:     s.Live.Roster().Online(),
+		Unverified: !s.EmailSignIn,
+		Composer:   composer,
 	}))
 }
 

@@ -127,8 +127,8 @@ type lostAnswerStore struct {
 	lose atomic.Bool
 }
 
-func (l *lostAnswerStore) AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error) {
-	m, err := l.MessageStore.AddMessageOnce(ctx, sender, content, key)
+func (l *lostAnswerStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
+	m, err := l.MessageStore.AddMessageAs(ctx, a, content, key)
 	if err == nil && l.lose.Load() {
 		return store.Message{}, fmt.Errorf("store: add message: commit: %w: connection reset", store.ErrOutcomeUnknown)
 	}

@@ -9,7 +9,8 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// join starts a session for a valid email address.
+// join starts a session for a valid email address: at once with the open
+// sign-in (SIGN_IN=open, unverified), or by mailing a sign-in link.
 func (s *server) join(c echo.Context) error {
 	typed, err := formValue(c, "email")
 	if err != nil {
@@ -23,11 +24,15 @@ func (s *server) join(c echo.Context) error {
 		}
 	}
 	if reason != "" {
-		f := views.JoinForm{Email: typed, Error: reason}
+		f := views.JoinForm{Email: typed, Error: reason, EmailSignIn: s.EmailSignIn}
 		if isHTMX(c) {
 			return render(c, status, views.Join(f))
 		}
 		return render(c, status, views.JoinPage(s.page, f))
+	}
+	if s.EmailSignIn {
+		// A join alone never starts a session: the link mailed does.
+		return s.mailLink(c, email)
 	}
 	if err := s.startSession(c, email); err != nil {
 		return err

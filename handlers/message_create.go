@@ -63,7 +63,14 @@ func (s *server) createMessage(c echo.Context) error {
 		return refuse(status, reason)
 	}
 
-	m, err := s.Store.AddMessageOnce(c.Request().Context(), me.Email, text, key)
+	author := store.Author{Email: me.Email, Verified: me.Verified}
+	if p, err := s.People.Person(c.Request().Context(), me.Email); err == nil {
+		author.Name = p.Name
+	} else {
+		// The message matters more than the name: sent under the address.
+		s.Logger.Warn("reading a display name", "sender", me.Email, "err", err)
+	}
+	m, err := s.Store.AddMessageAs(c.Request().Context(), author, text, key)
 	switch {
 	case c.Request().Context().Err() != nil:
 		// The client left, and the store may be fine: the outcome says

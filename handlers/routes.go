@@ -40,6 +40,11 @@ func (s *server) routes(e *echo.Echo) {
 
 	get(e, "/", s.home)
 	e.POST("/join", s.join)
+	get(e, "/check-inbox", s.checkInbox)
+	get(e, "/sign-in", s.signInPage)
+	e.POST("/sign-in", s.signIn)
+	get(e, "/profile", s.profile)
+	e.POST("/profile", s.saveProfile)
 	e.POST("/leave", s.leave)
 	e.POST("/messages", s.createMessage)
 	get(e, "/events", s.stream)

@@ -12,17 +12,17 @@ import (
 	"github.com/chatzilla/chatzilla/store"
 )
 
-// panickyStore panics on AddMessageOnce when told to, as a bug would.
+// panickyStore panics on AddMessageAs when told to, as a bug would.
 type panickyStore struct {
 	handlers.MessageStore
 	panics atomic.Bool
 }
 
-func (p *panickyStore) AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error) {
+func (p *panickyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
 	if p.panics.Load() {
-		panic("bug in AddMessageOnce")
+		panic("bug in AddMessageAs")
 	}
-	return p.MessageStore.AddMessageOnce(ctx, sender, content, key)
+	return p.MessageStore.AddMessageAs(ctx, a, content, key)
 }
 
 // Whatever stops a send, the answer is the composer with the person's text

@@ -22,9 +22,9 @@ import (
 
 // MessageStore is the history the handlers read and append to.
 type MessageStore interface {
-	// AddMessageOnce stores a message unless the sender has one stored
+	// AddMessageAs stores a message unless the sender has one stored
 	// under key already ("" is no key).
-	AddMessageOnce(ctx context.Context, sender, content, key string) (store.Message, error)
+	AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
@@ -65,6 +65,16 @@ type Options struct {
 	TrustedHops int
 
 	Limits Limits
+
+	// EmailSignIn mails a one-time link to join (SIGN_IN=email); otherwise
+	// anyone may join as any address, unverified (SIGN_IN=open).
+	EmailSignIn bool
+	SignIn      SignInStore
+	People      PeopleStore
+	Mailer      Mailer
+	// PublicURL is where the app is reached (PUBLIC_URL), with no trailing
+	// slash: sign-in links are built from it, never from the request.
+	PublicURL string
 }
 
 // Limits bound what one session, one client address and everyone together
@@ -96,6 +106,11 @@ type Limits struct {
 	StreamOpenBurst      int
 }
 
+// linksPerAddressPerHour bounds the sign-in links one client address may
+// ask for in an hour, whatever the addresses they go to: an office shares
+// one, a script that mails strangers gets few.
+const linksPerAddressPerHour = 30
+
 // addressOpensFactor is how many sessions' worth of stream opens one client
 // address gets: many people may share an address, but far fewer reconnect
 // in the same second than there are streams open.
@@ -107,6 +122,7 @@ type server struct {
 
 	messageFlood, joinFlood         *buckets
 	streamFlood, addressStreamFlood *buckets
+	linkFlood                       *buckets
 	streams                         *streamSlots
 	sessionStreams                  sessionStreams
 	writeHealth                     writeHealth
@@ -119,6 +135,7 @@ func New(o Options) *echo.Echo {
 		page:         pageAssets(o.Assets),
 		messageFlood: newBuckets(o.Limits.MessagesPerSecond, o.Limits.MessageBurst),
 		joinFlood:    newBuckets(o.Limits.JoinsPerSecond, o.Limits.JoinBurst),
+		linkFlood:    newBuckets(linksPerAddressPerHour/3600.0, linksPerAddressPerHour),
 		streams:      newStreamSlots(o.Limits),
 	}
 	if l := o.Limits; l.StreamOpensPerSecond > 0 {
@@ -177,5 +194,5 @@ func messageViews(ms []store.Message) []views.Message {
 }
 
 func messageView(m store.Message) views.Message {
-	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt}
+	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt, Name: m.SenderName, Verified: m.Verified}
 }

@@ -60,6 +60,7 @@ func deriveKey(secret, purpose string) []byte {
 type member struct {
 	Email     string
 	SessionID string
+	Verified  bool // signed in with a link mailed to Email
 }
 
 // member returns who sent the request; ok is false if they have not joined,
@@ -90,7 +91,7 @@ func (s *server) member(c echo.Context) (m member, ok bool, err error) {
 			s.Logger.Warn("recording a session's last visit", "err", err)
 		}
 	}
-	return member{Email: sess.Email, SessionID: id}, true, nil
+	return member{Email: sess.Email, SessionID: id, Verified: sess.Verified}, true, nil
 }
 
 // startSession joins email with a new session.

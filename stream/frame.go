@@ -78,7 +78,7 @@ const maxNamedNotices = 5
 // presenceFrame is one event telling streams who joined or left: notices for
 // the list, and the new "who's online" panel swapped in out of band. Its size
 // is bounded whatever the crowd, since it goes to every stream.
-func presenceFrame(c presence.Change) ([]byte, error) {
+func presenceFrame(c presence.Change, unverified bool) ([]byte, error) {
 	var html bytes.Buffer
 	ctx := context.Background()
 	for _, group := range []struct {
@@ -97,7 +97,7 @@ func presenceFrame(c presence.Change) ([]byte, error) {
 			}
 		}
 	}
-	if err := views.PeoplePanel(views.People{Online: c.Online}, true).Render(ctx, &html); err != nil {
+	if err := views.PeoplePanel(views.People{Online: c.Online, Unverified: unverified}, true).Render(ctx, &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(0, html.Bytes()), nil
@@ -105,5 +105,5 @@ func presenceFrame(c presence.Change) ([]byte, error) {
 
 // view is m as the views show it.
 func view(m store.Message) views.Message {
-	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt}
+	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt, Name: m.SenderName, Verified: m.Verified}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// Heartbeat is how often idle streams get a comment; 0 means
 	// HeartbeatInterval.
 	Heartbeat time.Duration
+	// Unverified says anyone may join as any address (SIGN_IN=open): the
+	// "who's online" panel says so.
+	Unverified bool
 }
 
 // Pipeline is the live path of one instance: the hub every stream
@@ -51,6 +54,7 @@ type Pipeline struct {
 	writeTimeout time.Duration
 	maxReplay    int
 	heartbeat    time.Duration
+	unverified   bool
 	open         atomic.Int64 // streams open
 }
 
@@ -64,9 +68,10 @@ func NewPipeline(c Config) *Pipeline {
 		writeTimeout: cmp.Or(c.WriteTimeout, defaultWriteTimeout),
 		maxReplay:    cmp.Or(c.MaxReplay, defaultMaxReplay),
 		heartbeat:    cmp.Or(c.Heartbeat, HeartbeatInterval),
+		unverified:   c.Unverified,
 	}
 	p.roster = presence.New(c.Directory, c.PresenceGrace, func(ch presence.Change) {
-		if err := publishPresence(p.hub, ch); err != nil {
+		if err := publishPresence(p.hub, ch, p.unverified); err != nil {
 			p.log.Error("publishing presence", "err", err)
 		}
 	})

@@ -31,8 +31,8 @@ func (p *publisher) publish(m store.Message) error {
 }
 
 // publishPresence tells every stream who joined or left.
-func publishPresence(h *hub.Hub, c presence.Change) error {
-	frame, err := presenceFrame(c)
+func publishPresence(h *hub.Hub, c presence.Change, unverified bool) error {
+	frame, err := presenceFrame(c, unverified)
 	if err != nil {
 		return err
 	}

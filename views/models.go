@@ -32,14 +32,21 @@ type JoinForm struct {
 	// DraftKept says a message sent after the session ended waits to be
 	// put back in the composer once the person has joined again.
 	DraftKept bool
+	// EmailSignIn says joining mails a sign-in link (SIGN_IN=email);
+	// otherwise anyone may join as any address, unverified.
+	EmailSignIn bool
 }
 
 // Message is one chat message as shown in the list.
 type Message struct {
 	ID      int64
-	Sender  string
+	Sender  string // the sender's address: who they are
 	Content string
 	SentAt  time.Time // when the server stored it
+	// Name is the sender's display name when they sent it, "" for none;
+	// Verified says their address was proved by a sign-in link.
+	Name     string
+	Verified bool
 
 	// FollowsOn says the message joins the group of the one before it:
 	// same sender, moments later. Its header is then hidden from sight,
@@ -111,6 +118,15 @@ func Local(sender string) string {
 	return sender
 }
 
+// ShownName is the name shown prominently: the display name, or the part
+// of the address before the @.
+func (m Message) ShownName() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return Local(m.Sender)
+}
+
 // FullTime is the tooltip: date and time.
 func (m Message) FullTime() string { return m.SentAt.UTC().Format("2 Jan 2006 15:04 UTC") }
 
@@ -149,6 +165,8 @@ type Chat struct {
 	// Archive is true for a page of older messages (?before=ID): it shows
 	// a link back to the latest and does not go live.
 	Archive bool
+	// Unverified says anyone may join as any address (SIGN_IN=open).
+	Unverified bool
 }
 
 // Empty says the chat has no messages at all yet.
@@ -195,6 +213,8 @@ const MaxPeopleShown = 50
 // People is the "who's online" panel.
 type People struct {
 	Online []string // sorted
+	// Unverified says anyone may join as any address (SIGN_IN=open).
+	Unverified bool
 }
 
 // Shown are the people listed; the rest are counted.

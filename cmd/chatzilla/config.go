@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +56,10 @@ func settings(c *config) []setting {
 		{"PRESENCE_GRACE", "5s", "how long someone stays in \"who's online\" after their last tab closed, so reloads and reconnects go unnoticed", durationUpTo{&c.PresenceGrace, time.Hour}},
 		{"TRUST_PROXY", "false", "trust X-Forwarded-For and X-Forwarded-Proto from a router in front of the app", onHeroku("true", boolean{&c.TrustProxy})},
 		{"TRUST_PROXY_HOPS", "1", "with TRUST_PROXY, how many proxies in front of the app append to X-Forwarded-For (Heroku's router is 1): the client address is taken that many entries from the right", intIn(&c.TrustProxyHops, 1, 10)},
+		{"SIGN_IN", "", "how people join: email (a one-time sign-in link is mailed; verified) or open (type any address, unverified); default email when SMTP_URL is set, else open", oneOf{&c.SignIn, []string{"open", "email"}}},
+		{"SMTP_URL", "", "where sign-in mail goes: smtp://USER:PASS@HOST:587 (STARTTLS when offered), smtps://USER:PASS@HOST:465, or log: to write each mail, link included, to the log", text{&c.SMTPURL}},
+		{"MAIL_FROM", "Chatzilla <chatzilla@localhost>", "the From of sign-in mail", text{&c.MailFrom}},
+		{"PUBLIC_URL", "", "the address people reach the app at, which sign-in links point to; default http://localhost:PORT; required on Heroku with SIGN_IN=email", publicURL{&c.PublicURL}},
 		{"DYNO", "", "set by Heroku; its presence means production", nil},
 	}
 }
@@ -113,6 +119,9 @@ type config struct {
 	StreamOpenBurst       int
 	MaxReplay             int
 	PresenceGrace         time.Duration
+	SignIn                string // "open" or "email"
+	SMTPURL, MailFrom     string
+	PublicURL             string // no trailing slash
 }
 
 // database is a parsed DATABASE_URL.
@@ -148,6 +157,23 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, errors.New("SESSION_SECRET must be set in production (heroku config:set SESSION_SECRET=$(openssl rand -hex 32))")
 		}
 		c.SessionSecretFile = cmp.Or(getenv("SESSION_SECRET_FILE"), devSecretFile)
+	}
+	if c.SignIn == "" {
+		c.SignIn = "open"
+		if c.SMTPURL != "" {
+			c.SignIn = "email"
+		}
+	}
+	if c.SignIn == "email" && c.SMTPURL == "" {
+		return c, errors.New("SIGN_IN=email needs SMTP_URL, to send the links (SMTP_URL=log: writes them to the log, for development)")
+	}
+	if c.PublicURL == "" {
+		if c.Production && c.SignIn == "email" {
+			// From the request's Host instead, a forged header would mail
+			// someone a working link to another site.
+			return c, errors.New("PUBLIC_URL must be set on Heroku with SIGN_IN=email: sign-in links point to it (heroku config:set PUBLIC_URL=https://YOUR-APP.herokuapp.com)")
+		}
+		c.PublicURL = "http://localhost:" + strconv.Itoa(c.Port)
 	}
 	return c, nil
 }
@@ -252,6 +278,43 @@ func (v secret) set(name, text string) error {
 		return fmt.Errorf("%s must be at least %d characters long", name, minSecretLength)
 	}
 	*v.p = text
+	return nil
+}
+
+// oneOf is one of a few words.
+type oneOf struct {
+	p     *string
+	words []string
+}
+
+func (v oneOf) set(name, text string) error {
+	if !slices.Contains(v.words, text) {
+		return fmt.Errorf("%s must be %s, not %q", name, strings.Join(v.words, " or "), text)
+	}
+	*v.p = text
+	return nil
+}
+
+// text is any text; what reads it checks it (SMTP_URL: mail.Open).
+type text struct{ p *string }
+
+func (v text) set(_, text string) error {
+	*v.p = text
+	return nil
+}
+
+// publicURL is an http(s) URL with a host and no path, query or fragment.
+type publicURL struct{ p *string }
+
+func (v publicURL) set(name, text string) error {
+	if text == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.TrimSuffix(text, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%s must be like https://chat.example.com (scheme and host only), not %q", name, text)
+	}
+	*v.p = u.String()
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatzilla/chatzilla/assets"
 	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/mail"
 	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/stream"
@@ -30,7 +31,10 @@ const shutdownTimeout = 8 * time.Second
 type appStore interface {
 	handlers.MessageStore
 	handlers.SessionRecords
+	handlers.SignInStore
+	handlers.PeopleStore
 	stream.Broker
+	DeleteSignInTokensBefore(ctx context.Context, before time.Time) (int64, error)
 	Close() error
 }
 
@@ -110,12 +114,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		PresenceGrace: cfg.PresenceGrace,
 		Logger:        log,
 		MaxReplay:     cfg.MaxReplay,
+		Unverified:    cfg.SignIn != "email",
 	})
 	stopLive, err := live.Start(ctx)
 	if err != nil {
 		return err
 	}
 	defer stopLive()
+
+	// Sign-in mail goes out from a queue of its own, off the request path.
+	var outbox *mail.Outbox
+	if cfg.SMTPURL != "" {
+		sender, err := mail.Open(cfg.SMTPURL, cfg.MailFrom, log)
+		if err != nil {
+			return err
+		}
+		outbox = mail.NewOutbox(sender, log)
+		mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+		mailDone := make(chan struct{})
+		go func() { defer close(mailDone); outbox.Run(mailCtx) }()
+		go forgetOldLinks(mailCtx, st, log)
+		defer func() { stopMail(); <-mailDone }()
+	}
+	log.Info("sign-in", "mode", cfg.SignIn, "public_url", cfg.PublicURL)
 
 	srv := &http.Server{
 		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
@@ -128,6 +149,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Logger:           log,
 			HistorySize:      cfg.HistorySize,
 			MaxMessageLength: cfg.MaxMessageLength,
+			EmailSignIn:      cfg.SignIn == "email",
+			SignIn:           st,
+			People:           st,
+			Mailer:           outbox,
+			PublicURL:        cfg.PublicURL,
 			TrustProxy:       cfg.TrustProxy,
 			TrustedHops:      cfg.TrustProxyHops,
 			Limits: handlers.Limits{
@@ -194,6 +220,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// forgetOldLinks deletes sign-in tokens a day past their expiry, hourly:
+// they can no longer be used, and a page saying "expired" rather than
+// "unknown" only matters for a while.
+func forgetOldLinks(ctx context.Context, st appStore, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := st.DeleteSignInTokensBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+				log.Warn("forgetting old sign-in links", "err", err)
+			}
+		}
+	}
 }
 
 // openStore opens the configured store. For PostgreSQL it also returns the
