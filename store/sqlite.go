@@ -96,7 +96,7 @@ func openSQLite(ctx context.Context, path string) (*SQLite, error) {
 		writer.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	if err := migrateSQLite(ctx, writer); err != nil {
+	if err := migrateSQLite(ctx, writer, sqliteMigrations); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
@@ -126,7 +126,10 @@ func sqliteDSN(path string) string {
 	return "file:" + escaped + "?" + sqlitePragmas
 }
 
-func migrateSQLite(ctx context.Context, db *sql.DB) error {
+// migrateSQLite applies the steps the database has not had yet. Steps is
+// sqliteMigrations; a test passes a prefix of it to make a database as an
+// earlier build left it.
+func migrateSQLite(ctx context.Context, db *sql.DB, steps []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -137,19 +140,19 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if version > len(sqliteMigrations) {
-		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(sqliteMigrations))
+	if version > len(steps) {
+		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(steps))
 	}
-	if version == len(sqliteMigrations) {
+	if version == len(steps) {
 		return nil
 	}
-	for i := version; i < len(sqliteMigrations); i++ {
-		if _, err := tx.ExecContext(ctx, sqliteMigrations[i]); err != nil {
+	for i := version; i < len(steps); i++ {
+		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
 			return fmt.Errorf("migrate: step %d: %w", i+1, err)
 		}
 	}
 	// PRAGMA takes no bound parameters; the value is an int we control.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(sqliteMigrations))); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
 		return fmt.Errorf("migrate: set version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
