@@ -55,6 +55,10 @@ var postgresMigrations = []string{
 	)`,
 	`CREATE INDEX sessions_email ON sessions (email)`,
 	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
+	// Sign-in by an emailed link (issue 15). A constant default makes
+	// ADD COLUMN a catalogue change: no table rewrite, however many
+	// messages there are. Rows from before are unverified and nameless.
+	`ALTER TABLE sessions ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
 }
 
 // Postgres is the store shared by several app instances.

@@ -43,6 +43,9 @@ var sqliteMigrations = []string{
 	)`,
 	`CREATE INDEX sessions_email ON sessions (email)`,
 	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
+	// Sign-in by an emailed link (issue 15). Rows from before are
+	// unverified and nameless. Booleans are INTEGER 0 or 1.
+	`ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
