@@ -59,6 +59,8 @@ var postgresMigrations = []string{
 	// ADD COLUMN a catalogue change: no table rewrite, however many
 	// messages there are. Rows from before are unverified and nameless.
 	`ALTER TABLE sessions ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
+	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE messages ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
 }
 
 // Postgres is the store shared by several app instances.
@@ -179,17 +181,24 @@ func (p *Postgres) LogTo(l *slog.Logger) { p.log = l }
 // transaction; when it returns nil the message is committed. Posts arriving
 // while a commit is in progress share the next one (see groupWriter).
 func (p *Postgres) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return p.writes.add(ctx, sender, content, "")
+	return p.writes.add(ctx, Author{Email: sender}, content, "")
 }
 
 // AddMessageOnce is AddMessage for a message with the sender's one-time key:
 // if the sender already has a message stored under key, it stores nothing
 // and returns an error wrapping ErrAlreadyStored. An empty key is no key.
 func (p *Postgres) AddMessageOnce(ctx context.Context, sender, content, key string) (Message, error) {
+	return p.AddMessageAs(ctx, Author{Email: sender}, content, key)
+}
+
+// AddMessageAs is AddMessageOnce for an author shown with a display name or
+// a verified mark, which the message keeps. The key is the author's email's:
+// a new name does not make a used key new.
+func (p *Postgres) AddMessageAs(ctx context.Context, a Author, content, key string) (Message, error) {
 	if err := checkKey(key); err != nil {
 		return Message{}, err
 	}
-	return p.writes.add(ctx, sender, content, key)
+	return p.writes.add(ctx, a, content, key)
 }
 
 // commit stores a group in one transaction, sent as one pipelined batch.
@@ -217,10 +226,12 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 		// not follow ids.
 		// A key already used makes the insert do nothing and return no
 		// row; the message then keeps ID 0.
-		b.Queue(`INSERT INTO messages (sender, content, created_at, send_key) VALUES ($1, $2, clock_timestamp(), $3)
+		a := r.author
+		b.Queue(`INSERT INTO messages (sender, content, created_at, send_key, sender_name, verified)
+			VALUES ($1, $2, clock_timestamp(), $3, $4, $5)
 			ON CONFLICT (sender, send_key) DO NOTHING
-			RETURNING `+postgresColumns, r.sender, r.content, nullable(r.key)).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&msgs[i].ID, &msgs[i].Sender, &msgs[i].Content, &msgs[i].CreatedAt)
+			RETURNING `+postgresColumns, a.Email, r.content, nullable(r.key), a.Name, a.Verified).QueryRow(func(row pgx.Row) error {
+			err := scanMessage(row, &msgs[i])
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
@@ -250,7 +261,12 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	return msgs, nil
 }
 
-const postgresColumns = "id, sender, content, created_at"
+// postgresColumns are what scanMessage reads, in its order.
+const postgresColumns = "id, sender, content, created_at, sender_name, verified"
+
+func scanMessage(row pgx.Row, m *Message) error {
+	return row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
+}
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.
 func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
@@ -329,7 +345,7 @@ func queryMessages(ctx context.Context, q querier, op, sql string, args ...any) 
 	}
 	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt)
+		err := scanMessage(row, &m)
 		m.CreatedAt = m.CreatedAt.UTC()
 		return m, err
 	})

@@ -46,6 +46,8 @@ var sqliteMigrations = []string{
 	// Sign-in by an emailed link (issue 15). Rows from before are
 	// unverified and nameless. Booleans are INTEGER 0 or 1.
 	`ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
@@ -164,7 +166,8 @@ func migrateSQLite(ctx context.Context, db *sql.DB, steps []string) error {
 	return nil
 }
 
-const sqliteColumns = "id, sender, content, created_at"
+// sqliteColumns are what query scans, in its order.
+const sqliteColumns = "id, sender, content, created_at, sender_name, verified"
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.
 func (s *SQLite) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
@@ -237,7 +240,7 @@ func (s *SQLite) query(ctx context.Context, op, query string, args ...any) ([]Me
 	for rows.Next() {
 		var m Message
 		var micros int64
-		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros); err != nil {
+		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros, &m.SenderName, &m.Verified); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		m.CreatedAt = time.UnixMicro(micros).UTC()
