@@ -61,6 +61,15 @@ var postgresMigrations = []string{
 	`ALTER TABLE sessions ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
 	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE messages ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
+	`CREATE TABLE sign_in_tokens (
+		hash       TEXT        PRIMARY KEY, -- hex SHA-256 of the token; the token is never stored
+		email      TEXT        NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL,
+		expires_at TIMESTAMPTZ NOT NULL,
+		used_at    TIMESTAMPTZ -- NULL until used
+	)`,
+	`CREATE INDEX sign_in_tokens_email_created_at ON sign_in_tokens (email, created_at)`,
+	`CREATE INDEX sign_in_tokens_expires_at ON sign_in_tokens (expires_at)`,
 }
 
 // Postgres is the store shared by several app instances.

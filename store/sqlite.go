@@ -48,6 +48,15 @@ var sqliteMigrations = []string{
 	`ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
 	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
 	`ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
+	`CREATE TABLE sign_in_tokens (
+		hash       TEXT    PRIMARY KEY, -- hex SHA-256 of the token; the token is never stored
+		email      TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at    INTEGER -- NULL until used
+	)`,
+	`CREATE INDEX sign_in_tokens_email_created_at ON sign_in_tokens (email, created_at)`,
+	`CREATE INDEX sign_in_tokens_expires_at ON sign_in_tokens (expires_at)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
