@@ -70,6 +70,14 @@ var postgresMigrations = []string{
 	)`,
 	`CREATE INDEX sign_in_tokens_email_created_at ON sign_in_tokens (email, created_at)`,
 	`CREATE INDEX sign_in_tokens_expires_at ON sign_in_tokens (expires_at)`,
+	`CREATE TABLE people (
+		email       TEXT        PRIMARY KEY,
+		name        TEXT        NOT NULL DEFAULT '',
+		name_key    TEXT, -- NULL while nameless; unique, so no two people share a name
+		verified_at TIMESTAMPTZ, -- NULL until first signed in by an emailed link
+		updated_at  TIMESTAMPTZ NOT NULL
+	)`,
+	`CREATE UNIQUE INDEX people_name_key ON people (name_key)`,
 }
 
 // Postgres is the store shared by several app instances.
