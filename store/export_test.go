@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// What only tests need: reading one message by id, and telling followers'
-// connections apart.
+// What only tests need: reading one message by id, telling followers'
+// connections apart, and making a database as an earlier build left it.
 
 // ErrNotFound is returned (possibly wrapped; test with errors.Is) when a
 // message id does not exist.
@@ -43,3 +46,40 @@ func (s *SQLite) Message(ctx context.Context, id int64) (Message, error) {
 // FollowerName is the application_name that Follow's connections carry, unique
 // to this *Postgres, so they can be told apart in pg_stat_activity.
 func (p *Postgres) FollowerName() string { return p.followerName }
+
+// MakeSQLiteAt creates the database at path as a build with only the first
+// steps migrations left it, then runs stmts in it.
+func MakeSQLiteAt(ctx context.Context, path string, steps int, stmts ...string) error {
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := migrateSQLite(ctx, db, sqliteMigrations[:steps]); err != nil {
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// MakePostgresAt is MakeSQLiteAt for the PostgreSQL database at url.
+func MakePostgresAt(ctx context.Context, url string, steps int, stmts ...string) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := migratePostgres(ctx, pool, postgresMigrations[:steps]); err != nil {
+		return err
+	}
+	for _, q := range stmts {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}

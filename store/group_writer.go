@@ -37,7 +37,8 @@ type groupWriter struct {
 }
 
 type addRequest struct {
-	sender, content string
+	author  Author
+	content string
 	// key, when not "", is the sender's one-time key for this message: a
 	// second message from the sender with the same key is not stored.
 	key  string
@@ -63,8 +64,8 @@ func (g *groupWriter) close() {
 }
 
 // add stores a message; when it returns nil the message is committed.
-func (g *groupWriter) add(ctx context.Context, sender, content, key string) (Message, error) {
-	req := &addRequest{sender: sender, content: content, key: key, done: make(chan addResult, 1)}
+func (g *groupWriter) add(ctx context.Context, author Author, content, key string) (Message, error) {
+	req := &addRequest{author: author, content: content, key: key, done: make(chan addResult, 1)}
 	select {
 	case g.adds <- req:
 	case <-g.closed:

@@ -55,6 +55,29 @@ var postgresMigrations = []string{
 	)`,
 	`CREATE INDEX sessions_email ON sessions (email)`,
 	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
+	// Sign-in by an emailed link (issue 15). A constant default makes
+	// ADD COLUMN a catalogue change: no table rewrite, however many
+	// messages there are. Rows from before are unverified and nameless.
+	`ALTER TABLE sessions ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
+	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE messages ADD COLUMN verified BOOLEAN NOT NULL DEFAULT false`,
+	`CREATE TABLE sign_in_tokens (
+		hash       TEXT        PRIMARY KEY, -- hex SHA-256 of the token; the token is never stored
+		email      TEXT        NOT NULL,
+		created_at TIMESTAMPTZ NOT NULL,
+		expires_at TIMESTAMPTZ NOT NULL,
+		used_at    TIMESTAMPTZ -- NULL until used
+	)`,
+	`CREATE INDEX sign_in_tokens_email_created_at ON sign_in_tokens (email, created_at)`,
+	`CREATE INDEX sign_in_tokens_expires_at ON sign_in_tokens (expires_at)`,
+	`CREATE TABLE people (
+		email       TEXT        PRIMARY KEY,
+		name        TEXT        NOT NULL DEFAULT '',
+		name_key    TEXT, -- NULL while nameless; unique, so no two people share a name
+		verified_at TIMESTAMPTZ, -- NULL until first signed in by an emailed link
+		updated_at  TIMESTAMPTZ NOT NULL
+	)`,
+	`CREATE UNIQUE INDEX people_name_key ON people (name_key)`,
 }
 
 // Postgres is the store shared by several app instances.
@@ -105,7 +128,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
-	if err := migratePostgres(ctx, pool); err != nil {
+	if err := migratePostgres(ctx, pool, postgresMigrations); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
@@ -124,7 +147,10 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	return p, nil
 }
 
-func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+// migratePostgres applies the steps the database has not had yet. Steps is
+// postgresMigrations; a test passes a prefix of it to make a database as an
+// earlier build left it.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, steps []string) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -147,11 +173,11 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM chatzilla_migrations`).Scan(&version); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if version > len(postgresMigrations) {
-		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(postgresMigrations))
+	if version > len(steps) {
+		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(steps))
 	}
-	for v := version + 1; v <= len(postgresMigrations); v++ {
-		if _, err := tx.Exec(ctx, postgresMigrations[v-1]); err != nil {
+	for v := version + 1; v <= len(steps); v++ {
+		if _, err := tx.Exec(ctx, steps[v-1]); err != nil {
 			return fmt.Errorf("migrate: step %d: %w", v, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO chatzilla_migrations (version) VALUES ($1)`, v); err != nil {
@@ -172,17 +198,24 @@ func (p *Postgres) LogTo(l *slog.Logger) { p.log = l }
 // transaction; when it returns nil the message is committed. Posts arriving
 // while a commit is in progress share the next one (see groupWriter).
 func (p *Postgres) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return p.writes.add(ctx, sender, content, "")
+	return p.writes.add(ctx, Author{Email: sender}, content, "")
 }
 
 // AddMessageOnce is AddMessage for a message with the sender's one-time key:
 // if the sender already has a message stored under key, it stores nothing
 // and returns an error wrapping ErrAlreadyStored. An empty key is no key.
 func (p *Postgres) AddMessageOnce(ctx context.Context, sender, content, key string) (Message, error) {
+	return p.AddMessageAs(ctx, Author{Email: sender}, content, key)
+}
+
+// AddMessageAs is AddMessageOnce for an author shown with a display name or
+// a verified mark, which the message keeps. The key is the author's email's:
+// a new name does not make a used key new.
+func (p *Postgres) AddMessageAs(ctx context.Context, a Author, content, key string) (Message, error) {
 	if err := checkKey(key); err != nil {
 		return Message{}, err
 	}
-	return p.writes.add(ctx, sender, content, key)
+	return p.writes.add(ctx, a, content, key)
 }
 
 // commit stores a group in one transaction, sent as one pipelined batch.
@@ -210,10 +243,12 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 		// not follow ids.
 		// A key already used makes the insert do nothing and return no
 		// row; the message then keeps ID 0.
-		b.Queue(`INSERT INTO messages (sender, content, created_at, send_key) VALUES ($1, $2, clock_timestamp(), $3)
+		a := r.author
+		b.Queue(`INSERT INTO messages (sender, content, created_at, send_key, sender_name, verified)
+			VALUES ($1, $2, clock_timestamp(), $3, $4, $5)
 			ON CONFLICT (sender, send_key) DO NOTHING
-			RETURNING `+postgresColumns, r.sender, r.content, nullable(r.key)).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&msgs[i].ID, &msgs[i].Sender, &msgs[i].Content, &msgs[i].CreatedAt)
+			RETURNING `+postgresColumns, a.Email, r.content, nullable(r.key), a.Name, a.Verified).QueryRow(func(row pgx.Row) error {
+			err := scanMessage(row, &msgs[i])
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
@@ -243,7 +278,12 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	return msgs, nil
 }
 
-const postgresColumns = "id, sender, content, created_at"
+// postgresColumns are what scanMessage reads, in its order.
+const postgresColumns = "id, sender, content, created_at, sender_name, verified"
+
+func scanMessage(row pgx.Row, m *Message) error {
+	return row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
+}
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.
 func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
@@ -322,7 +362,7 @@ func queryMessages(ctx context.Context, q querier, op, sql string, args ...any) 
 	}
 	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt)
+		err := scanMessage(row, &m)
 		m.CreatedAt = m.CreatedAt.UTC()
 		return m, err
 	})

@@ -9,9 +9,20 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// StartSession records a new open session.
+// StartSession records a new open session, unverified: the open join, where
+// the address is whatever was typed.
 func (p *Postgres) StartSession(ctx context.Context, id, email string) error {
-	if _, err := p.pool.Exec(ctx, `INSERT INTO sessions (id, email) VALUES ($1, $2)`, id, email); err != nil {
+	return p.startSession(ctx, id, email, false)
+}
+
+// StartVerifiedSession records a new open session of someone who proved the
+// address is theirs by following an emailed sign-in link.
+func (p *Postgres) StartVerifiedSession(ctx context.Context, id, email string) error {
+	return p.startSession(ctx, id, email, true)
+}
+
+func (p *Postgres) startSession(ctx context.Context, id, email string, verified bool) error {
+	if _, err := p.pool.Exec(ctx, `INSERT INTO sessions (id, email, verified) VALUES ($1, $2, $3)`, id, email, verified); err != nil {
 		return fmt.Errorf("store: start session: %w", err)
 	}
 	return nil
@@ -22,8 +33,8 @@ func (p *Postgres) StartSession(ctx context.Context, id, email string) error {
 func (p *Postgres) Session(ctx context.Context, id string) (Session, error) {
 	var sess Session
 	var ended *time.Time
-	err := p.pool.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at FROM sessions WHERE id = $1`, id).
-		Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended)
+	err := p.pool.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = $1`, id).
+		Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended, &sess.Verified)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
 	}

@@ -19,6 +19,10 @@ type Session struct {
 	CreatedAt time.Time
 	LastSeen  time.Time // updated now and then while it is used, not on every request
 	EndedAt   time.Time // zero while the session is open
+	// Verified is true for a session started by following an emailed
+	// sign-in link (StartVerifiedSession), false for the open join, where
+	// anyone may type any address.
+	Verified bool
 }
 
 // Ended reports whether the session was ended.

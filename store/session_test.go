@@ -13,6 +13,7 @@ import (
 // sessionStore is the session half both backends share.
 type sessionStore interface {
 	StartSession(ctx context.Context, id, email string) error
+	StartVerifiedSession(ctx context.Context, id, email string) error
 	Session(ctx context.Context, id string) (store.Session, error)
 	TouchSession(ctx context.Context, id string) error
 	EndSession(ctx context.Context, id string) error
@@ -87,6 +88,40 @@ func TestSessions(t *testing.T) {
 		again := mustOpen(t, open).(sessionStore)
 		if b1, err := again.Session(ctx, "b1"); err != nil || !b1.Ended() || b1.Email != "bob@example.com" {
 			t.Errorf("after reopen: %+v %v", b1, err)
+		}
+	})
+}
+
+func TestVerifiedSessions(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		ctx := t.Context()
+		st := mustOpen(t, open).(sessionStore)
+		tests := []struct {
+			id       string
+			start    func(ctx context.Context, id, email string) error
+			verified bool
+		}{
+			{"open-join", st.StartSession, false},
+			{"emailed-link", st.StartVerifiedSession, true},
+		}
+		for _, tt := range tests {
+			if err := tt.start(ctx, tt.id, "ann@example.com"); err != nil {
+				t.Fatalf("%s: %v", tt.id, err)
+			}
+		}
+		if err := st.StartVerifiedSession(ctx, "open-join", "eve@example.com"); err == nil {
+			t.Error("a verified session took an id in use")
+		}
+		// Kept as they were, also through ending and a reopen.
+		if err := st.EndSessionsOf(ctx, "ann@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		again := mustOpen(t, open).(sessionStore)
+		for _, tt := range tests {
+			got, err := again.Session(ctx, tt.id)
+			if err != nil || got.Verified != tt.verified || got.Email != "ann@example.com" || !got.Ended() {
+				t.Errorf("%s: %+v, %v; want verified %v", tt.id, got, err, tt.verified)
+			}
 		}
 	})
 }

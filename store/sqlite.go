@@ -43,6 +43,28 @@ var sqliteMigrations = []string{
 	)`,
 	`CREATE INDEX sessions_email ON sessions (email)`,
 	`CREATE INDEX sessions_ended_at ON sessions (ended_at)`,
+	// Sign-in by an emailed link (issue 15). Rows from before are
+	// unverified and nameless. Booleans are INTEGER 0 or 1.
+	`ALTER TABLE sessions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE messages ADD COLUMN verified INTEGER NOT NULL DEFAULT 0`,
+	`CREATE TABLE sign_in_tokens (
+		hash       TEXT    PRIMARY KEY, -- hex SHA-256 of the token; the token is never stored
+		email      TEXT    NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL,
+		used_at    INTEGER -- NULL until used
+	)`,
+	`CREATE INDEX sign_in_tokens_email_created_at ON sign_in_tokens (email, created_at)`,
+	`CREATE INDEX sign_in_tokens_expires_at ON sign_in_tokens (expires_at)`,
+	`CREATE TABLE people (
+		email       TEXT    PRIMARY KEY,
+		name        TEXT    NOT NULL DEFAULT '',
+		name_key    TEXT,   -- NULL while nameless; unique, so no two people share a name
+		verified_at INTEGER, -- NULL until first signed in by an emailed link
+		updated_at  INTEGER NOT NULL
+	)`,
+	`CREATE UNIQUE INDEX people_name_key ON people (name_key)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
@@ -96,7 +118,7 @@ func openSQLite(ctx context.Context, path string) (*SQLite, error) {
 		writer.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	if err := migrateSQLite(ctx, writer); err != nil {
+	if err := migrateSQLite(ctx, writer, sqliteMigrations); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
@@ -126,7 +148,10 @@ func sqliteDSN(path string) string {
 	return "file:" + escaped + "?" + sqlitePragmas
 }
 
-func migrateSQLite(ctx context.Context, db *sql.DB) error {
+// migrateSQLite applies the steps the database has not had yet. Steps is
+// sqliteMigrations; a test passes a prefix of it to make a database as an
+// earlier build left it.
+func migrateSQLite(ctx context.Context, db *sql.DB, steps []string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -137,19 +162,19 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("migrate: read version: %w", err)
 	}
-	if version > len(sqliteMigrations) {
-		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(sqliteMigrations))
+	if version > len(steps) {
+		return fmt.Errorf("migrate: database is at schema version %d, this build knows only %d", version, len(steps))
 	}
-	if version == len(sqliteMigrations) {
+	if version == len(steps) {
 		return nil
 	}
-	for i := version; i < len(sqliteMigrations); i++ {
-		if _, err := tx.ExecContext(ctx, sqliteMigrations[i]); err != nil {
+	for i := version; i < len(steps); i++ {
+		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
 			return fmt.Errorf("migrate: step %d: %w", i+1, err)
 		}
 	}
 	// PRAGMA takes no bound parameters; the value is an int we control.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(sqliteMigrations))); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
 		return fmt.Errorf("migrate: set version: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -158,7 +183,8 @@ func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-const sqliteColumns = "id, sender, content, created_at"
+// sqliteColumns are what query scans, in its order.
+const sqliteColumns = "id, sender, content, created_at, sender_name, verified"
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.
 func (s *SQLite) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
@@ -231,7 +257,7 @@ func (s *SQLite) query(ctx context.Context, op, query string, args ...any) ([]Me
 	for rows.Next() {
 		var m Message
 		var micros int64
-		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros); err != nil {
+		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros, &m.SenderName, &m.Verified); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		m.CreatedAt = time.UnixMicro(micros).UTC()

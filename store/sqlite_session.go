@@ -11,11 +11,22 @@ import (
 // Session writes go through the writer's one connection, between group
 // commits: SQLite has one writer at a time whatever we do.
 
-// StartSession records a new open session.
+// StartSession records a new open session, unverified: the open join, where
+// the address is whatever was typed.
 func (s *SQLite) StartSession(ctx context.Context, id, email string) error {
+	return s.startSession(ctx, id, email, false)
+}
+
+// StartVerifiedSession records a new open session of someone who proved the
+// address is theirs by following an emailed sign-in link.
+func (s *SQLite) StartVerifiedSession(ctx context.Context, id, email string) error {
+	return s.startSession(ctx, id, email, true)
+}
+
+func (s *SQLite) startSession(ctx context.Context, id, email string, verified bool) error {
 	now := time.Now().UnixMicro()
-	if _, err := s.writer.ExecContext(ctx, `INSERT INTO sessions (id, email, created_at, last_seen_at) VALUES (?, ?, ?, ?)`,
-		id, email, now, now); err != nil {
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO sessions (id, email, created_at, last_seen_at, verified) VALUES (?, ?, ?, ?, ?)`,
+		id, email, now, now, verified); err != nil {
 		return fmt.Errorf("store: start session: %w", err)
 	}
 	return nil
@@ -27,8 +38,8 @@ func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
 	var sess Session
 	var created, seen int64
 	var ended sql.NullInt64
-	err := s.reader.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at FROM sessions WHERE id = ?`, id).
-		Scan(&sess.ID, &sess.Email, &created, &seen, &ended)
+	err := s.reader.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = ?`, id).
+		Scan(&sess.ID, &sess.Email, &created, &seen, &ended, &sess.Verified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
 	}

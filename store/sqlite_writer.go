@@ -38,17 +38,24 @@ func (s *SQLite) startWriting() {
 // AddMessage stores a message; when it returns nil the message is on disk
 // (and has been handed to the follower, if there is one).
 func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return s.writes.add(ctx, sender, content, "")
+	return s.writes.add(ctx, Author{Email: sender}, content, "")
 }
 
 // AddMessageOnce is AddMessage for a message with the sender's one-time key:
 // if the sender already has a message stored under key, it stores nothing
 // and returns an error wrapping ErrAlreadyStored. An empty key is no key.
 func (s *SQLite) AddMessageOnce(ctx context.Context, sender, content, key string) (Message, error) {
+	return s.AddMessageAs(ctx, Author{Email: sender}, content, key)
+}
+
+// AddMessageAs is AddMessageOnce for an author shown with a display name or
+// a verified mark, which the message keeps. The key is the author's email's:
+// a new name does not make a used key new.
+func (s *SQLite) AddMessageAs(ctx context.Context, a Author, content, key string) (Message, error) {
 	if err := checkKey(key); err != nil {
 		return Message{}, err
 	}
-	return s.writes.add(ctx, sender, content, key)
+	return s.writes.add(ctx, a, content, key)
 }
 
 // commit stores a group in one transaction: all of it or, on any error,
@@ -62,7 +69,8 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 	}
 	defer tx.Rollback()
 	// A key already used makes the insert do nothing and return no row.
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (sender, content, created_at, send_key) VALUES (?, ?, ?, ?)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (sender, content, created_at, send_key, sender_name, verified)
+		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sender, send_key) DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
@@ -74,8 +82,9 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	msgs := make([]Message, len(group))
 	for i, r := range group {
-		msgs[i] = Message{Sender: r.sender, Content: r.content, CreatedAt: now}
-		err := stmt.QueryRowContext(ctx, r.sender, r.content, now.UnixMicro(), nullable(r.key)).Scan(&msgs[i].ID)
+		a := r.author
+		msgs[i] = Message{Sender: a.Email, Content: r.content, CreatedAt: now, SenderName: a.Name, Verified: a.Verified}
+		err := stmt.QueryRowContext(ctx, a.Email, r.content, now.UnixMicro(), nullable(r.key), a.Name, a.Verified).Scan(&msgs[i].ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			msgs[i] = Message{} // already stored
 		} else if err != nil {

@@ -34,6 +34,21 @@ type Message struct {
 	Sender    string    // the sender's email
 	Content   string    // as the sender typed it; escaping is the view's job
 	CreatedAt time.Time // set by the store when it commits the message, UTC
+	// SenderName and Verified are how the sender was shown when they sent
+	// the message: their display name then ("" if they had none) and
+	// whether they had signed in by an emailed link. A later change of name
+	// does not rewrite history.
+	SenderName string
+	Verified   bool
+}
+
+// Author is who sends a message, as they are shown at the time: the email is
+// the identity, the name and the mark are what the message keeps of how they
+// looked when they sent it.
+type Author struct {
+	Email    string
+	Name     string // display name, "" for none
+	Verified bool   // signed in by an emailed link
 }
 
 // checkLimit rejects a limit a caller cannot have meant: SQLite reads a
