@@ -3,9 +3,7 @@ package handlers
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -78,7 +76,7 @@ func (s *server) mailLink(c echo.Context, email string) error {
 	}
 
 	token := rand.Text()
-	if err := s.SignIn.CreateSignInToken(ctx, store.SignInToken{Hash: tokenHash(token), Email: email, CreatedAt: now, ExpiresAt: now.Add(linkLifetime)}); err != nil {
+	if err := s.SignIn.CreateSignInToken(ctx, store.SignInToken{Hash: store.SignInTokenHash(token), Email: email, CreatedAt: now, ExpiresAt: now.Add(linkLifetime)}); err != nil {
 		return storeUnavailable(err, "Chatzilla can't send sign-in links right now. Try again in a moment.")
 	}
 	// The link is built from PUBLIC_URL alone: from the request's Host, a
@@ -140,7 +138,7 @@ func (s *server) signIn(c echo.Context) error {
 	if _, err := s.linkToken(c.Request().Context(), token); err != nil {
 		return s.linkProblem(c, err)
 	}
-	t, err := s.SignIn.UseSignInToken(c.Request().Context(), tokenHash(token), time.Now())
+	t, err := s.SignIn.UseSignInToken(c.Request().Context(), store.SignInTokenHash(token), time.Now())
 	if err != nil {
 		return s.linkProblem(c, err)
 	}
@@ -163,7 +161,7 @@ func (s *server) linkToken(ctx context.Context, token string) (store.SignInToken
 	if token == "" || len(token) > 64 {
 		return store.SignInToken{}, store.ErrNoToken
 	}
-	hash := tokenHash(token)
+	hash := store.SignInTokenHash(token)
 	t, err := s.SignIn.SignInToken(ctx, hash)
 	switch {
 	case err != nil:
@@ -199,11 +197,4 @@ func (s *server) linkProblem(c echo.Context, err error) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return render(c, p.Status, views.LinkProblemPage(s.page, p, views.JoinForm{EmailSignIn: true}))
-}
-
-// tokenHash is how a token is stored: its SHA-256, so that a copy of the
-// database signs no one in.
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }

@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
@@ -124,7 +122,7 @@ func TestSignInLinksThatDoNotWork(t *testing.T) {
 	expired := "EXPIREDTOKENEXPIREDTOKEN12"
 	now := time.Now()
 	if err := ts.store.CreateSignInToken(context.Background(), store.SignInToken{
-		Hash: hashOf(expired), Email: "bob@example.com", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-45 * time.Minute),
+		Hash: store.SignInTokenHash(expired), Email: "bob@example.com", CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-45 * time.Minute),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +169,7 @@ func TestSignInMailIsRateLimited(t *testing.T) {
 	now := time.Now()
 	for i := range 5 {
 		if err := ts.store.CreateSignInToken(context.Background(), store.SignInToken{
-			Hash: hashOf("old" + string(rune('a'+i))), Email: "dee@example.com", CreatedAt: now.Add(-time.Duration(10+i) * time.Minute), ExpiresAt: now.Add(5 * time.Minute),
+			Hash: store.SignInTokenHash("old" + string(rune('a'+i))), Email: "dee@example.com", CreatedAt: now.Add(-time.Duration(10+i) * time.Minute), ExpiresAt: now.Add(5 * time.Minute),
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -222,12 +220,6 @@ func TestOpenSignInStillJoinsAtOnce(t *testing.T) {
 	}
 }
 
-// hashOf is a token as the store keeps it.
-func hashOf(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
 func TestDisplayNames(t *testing.T) {
 	ts := newTestServer(t)
 	ann := ts.joined(t, "ann@example.com")
@@ -248,7 +240,7 @@ func TestDisplayNames(t *testing.T) {
 	for _, tt := range []struct{ name, says string }{
 		{"ann.lee", "goes by that name"}, // the same name to the eye
 		{"ANN LEE", "goes by that name"}, //
-		{"ann@example.com", "can't contain @"},
+		{"ann@example.com", "contain @"},
 		{"Ann\u202eeeL", "invisible or direction-changing"},
 		{"Аnn", "look-alike"}, // a Cyrillic А
 		{"Ａｎｎ", "look-alike"}, // full-width letters

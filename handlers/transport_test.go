@@ -208,6 +208,9 @@ func TestHeadOnEveryGetRoute(t *testing.T) {
 		"/healthz":          {{anonymous, "/healthz"}},
 		"/here":             {{joined, "/here"}, {anonymous, "/here"}},
 		"/robots.txt":       {{anonymous, "/robots.txt"}},
+		"/check-inbox":      {{anonymous, "/check-inbox"}},
+		"/profile":          {{joined, "/profile"}, {anonymous, "/profile"}},
+		"/sign-in":          {{anonymous, "/sign-in?token=nosuchtoken"}, {anonymous, "/sign-in"}},
 		assets.Prefix + "*": {{anonymous, files.URL(assets.Stylesheet)}, {anonymous, assets.Prefix + assets.Icon}, {anonymous, assets.Prefix + "missing.css"}},
 	}
 	heads := map[string]bool{}

@@ -121,7 +121,7 @@ type config struct {
 	PresenceGrace         time.Duration
 	SignIn                string // "open" or "email"
 	SMTPURL, MailFrom     string
-	PublicURL             string // no trailing slash
+	PublicURL             string // no trailing slash; "" until run sets it
 }
 
 // database is a parsed DATABASE_URL.
@@ -167,13 +167,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.SignIn == "email" && c.SMTPURL == "" {
 		return c, errors.New("SIGN_IN=email needs SMTP_URL, to send the links (SMTP_URL=log: writes them to the log, for development)")
 	}
-	if c.PublicURL == "" {
-		if c.Production && c.SignIn == "email" {
-			// From the request's Host instead, a forged header would mail
-			// someone a working link to another site.
-			return c, errors.New("PUBLIC_URL must be set on Heroku with SIGN_IN=email: sign-in links point to it (heroku config:set PUBLIC_URL=https://YOUR-APP.herokuapp.com)")
-		}
-		c.PublicURL = "http://localhost:" + strconv.Itoa(c.Port)
+	// Left empty, PUBLIC_URL becomes http://localhost:PORT once run knows
+	// the port it listens on (PORT=0 picks one).
+	if c.PublicURL == "" && c.Production && c.SignIn == "email" {
+		// From the request's Host instead, a forged header would mail
+		// someone a working link to another site.
+		return c, errors.New("PUBLIC_URL must be set on Heroku with SIGN_IN=email: sign-in links point to it (heroku config:set PUBLIC_URL=https://YOUR-APP.herokuapp.com)")
 	}
 	return c, nil
 }

@@ -136,10 +136,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go forgetOldLinks(mailCtx, st, log)
 		defer func() { stopMail(); <-mailDone }()
 	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Shutdown closes it too; this is for an early return
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://localhost:" + port
+	}
 	log.Info("sign-in", "mode", cfg.SignIn, "public_url", cfg.PublicURL)
 
 	srv := &http.Server{
-		Addr: net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler: handlers.New(handlers.Options{
 			Store:            st,
 			Live:             live,
@@ -176,10 +184,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  idleTimeout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return err
-	}
 	if limits.conns > 0 {
 		limited := newLimitListener(ln, limits.conns, limits.connsPerAddress)
 		srv.ConnState = limited.connState
@@ -193,7 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize,
 		"max_connections", limits.conns, "max_streams", limits.streams,
 		"connections_per_address", limits.connsPerAddress, "streams_per_address", limits.streamsPerAddress,
-		"url", "http://localhost:"+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		"url", "http://localhost:"+port)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
