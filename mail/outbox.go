@@ -108,7 +108,10 @@ func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for {
+			// Once ctx ends no worker takes another mail, even if one is
+			// ready (select would pick at random): what is left is dropped,
+			// and logged so, by the drain below.
+			for ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
 					return
