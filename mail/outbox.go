@@ -68,7 +68,11 @@ func WithAttemptTimeout(d time.Duration) OutboxOption {
 }
 
 // NewOutbox returns an Outbox that delivers through s once Run is called.
+// A nil log means slog.Default().
 func NewOutbox(s Sender, log *slog.Logger, opts ...OutboxOption) *Outbox {
+	if log == nil {
+		log = slog.Default()
+	}
 	o := &Outbox{
 		sender:         s,
 		log:            log,
