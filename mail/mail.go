@@ -60,7 +60,7 @@ func WithTLSConfig(cfg *tls.Config) Option {
 	return func(o *options) { o.tlsConfig = cfg }
 }
 
-// Open returns the Sender for SMTP_URL:
+// Open returns the Sender for SMTP_URL (a nil log means slog.Default()):
 //
 //	smtp://user:pass@host:587  STARTTLS when the relay offers it; AUTH when a user is given
 //	smtps://user:pass@host:465 implicit TLS
@@ -72,6 +72,9 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // empty only for log:. Errors name the variable at fault and never quote the
 // password.
 func Open(smtpURL, from string, log *slog.Logger, opts ...Option) (Sender, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	var o options
 	for _, opt := range opts {
 		opt(&o)

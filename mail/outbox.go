@@ -68,7 +68,11 @@ func WithAttemptTimeout(d time.Duration) OutboxOption {
 }
 
 // NewOutbox returns an Outbox that delivers through s once Run is called.
+// A nil log means slog.Default().
 func NewOutbox(s Sender, log *slog.Logger, opts ...OutboxOption) *Outbox {
+	if log == nil {
+		log = slog.Default()
+	}
 	o := &Outbox{
 		sender:         s,
 		log:            log,
@@ -108,7 +112,10 @@ func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for {
+			// Once ctx ends no worker takes another mail, even if one is
+			// ready (select would pick at random): what is left is dropped,
+			// and logged so, by the drain below.
+			for ctx.Err() == nil {
 				select {
 				case <-ctx.Done():
 					return

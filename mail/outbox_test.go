@@ -113,7 +113,20 @@ func TestOutboxDoesNotRetryARefusal(t *testing.T) {
 	checkLogsAreDiscreet(t, logs)
 }
 
-// The workers deliver side by side, so many mails go out at once.
+// One mail waiting to be retried does not hold up the next one: someone
+// else's sign-in link goes out while alice's relay says "try again later".
+func TestOutboxRetryDoesNotHoldUpOthers(t *testing.T) {
+	server := mailtest.NewServer(t, mailtest.WithFailures(1))
+	o, _ := startOutbox(t, server, mail.WithBackoff(10*time.Second))
+	o.Enqueue(signIn) // refused once, then waits 10s
+	time.Sleep(50 * time.Millisecond)
+	next := signIn
+	next.To = "bob@example.com"
+	o.Enqueue(next)
+	server.WaitFor(t, next.To, 5*time.Second)
+}
+
+// Many handlers enqueue at once; every mail goes out.
 func TestOutboxSendsManyMails(t *testing.T) {
 	server := mailtest.NewServer(t)
 	o, logs := startOutbox(t, server, fast)

@@ -47,8 +47,8 @@ func textPart(contentType, encoding string, r io.Reader) ([]byte, error) {
 	if strings.HasPrefix(mediaType, "multipart/") {
 		mr := multipart.NewReader(r, params["boundary"])
 		for {
-			// NextRawPart: NextPart would undo quoted-printable itself and
-			// drop the header that says so.
+			// Raw, so that textPart undoes every transfer encoding in one
+			// place (NextPart would undo quoted-printable only).
 			p, err := mr.NextRawPart()
 			if err != nil {
 				return nil, fmt.Errorf("no text/plain part: %w", err)

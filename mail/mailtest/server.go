@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -74,7 +72,6 @@ type Server struct {
 	user, pass            string
 	startTLS, implicitTLS bool
 	listener              net.Listener
-	smtp                  *smtp.Server
 	cert                  *x509.Certificate
 	logger                *testLogger
 
@@ -116,7 +113,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 			srv.TLSConfig = cfg // go-smtp offers STARTTLS when it has a config
 		}
 	}
-	s.listener, s.smtp = l, srv
+	s.listener = l
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -222,72 +219,6 @@ func (s *Server) refusal() error {
 	}
 	return nil
 }
-
-// session is one SMTP conversation, from EHLO (or STARTTLS) to QUIT.
-type session struct {
-	server *Server
-	conn   *smtp.Conn
-	user   string // set once AUTH succeeded
-	from   string
-	to     []string
-}
-
-func (ss *session) AuthMechanisms() []string {
-	if ss.server.user == "" {
-		return nil // AUTH is then not advertised at all
-	}
-	return []string{sasl.Plain}
-}
-
-func (ss *session) Auth(mech string) (sasl.Server, error) {
-	if ss.server.user == "" || mech != sasl.Plain {
-		return nil, smtp.ErrAuthUnknownMechanism
-	}
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != ss.server.user || pass != ss.server.pass {
-			return smtp.ErrAuthFailed
-		}
-		ss.user = user
-		return nil
-	}), nil
-}
-
-func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.server.user != "" && ss.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	ss.from = from
-	return nil
-}
-
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if err := ss.server.refusal(); err != nil {
-		return err
-	}
-	ss.to = append(ss.to, to)
-	return nil
-}
-
-func (ss *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	m := Received{From: ss.from, To: ss.to, User: ss.user, Raw: raw}
-	_, m.TLS = ss.conn.TLSConnectionState()
-	// A message mailtest cannot decode is still accepted, as a relay would:
-	// refusing it would show up as a delivery failure in the code under
-	// test, far from the cause. The test sees Raw and the reason in its log.
-	if m.Subject, m.Body, err = decode(raw); err != nil {
-		ss.server.logger.Printf("cannot decode the message to %v: %v", ss.to, err)
-	}
-	ss.server.accept(m)
-	return nil
-}
-
-func (ss *session) Reset() { ss.from, ss.to = "", nil }
-
-func (ss *session) Logout() error { return nil }
 
 // testLogger sends go-smtp's complaints to the test's log until the test
 // ends: testing panics on a Log after that.
