@@ -96,7 +96,7 @@ func TestEmailSignInFlow(t *testing.T) {
 	if ms := ts.messages(t); len(ms) != 1 || !ms[0].Verified || ms[0].Sender != "ann@example.com" {
 		t.Errorf("stored %+v, want one verified message from ann", ms)
 	}
-	if !strings.Contains(get(t, c, ts.URL+"/").body, `class="verified"`) {
+	if get(t, c, ts.URL+"/").doc(t).Find("#messages li.msg.verified").Length() != 1 {
 		t.Error("the chat shows no verified mark next to ann's message")
 	}
 

@@ -287,6 +287,9 @@ type oneOf struct {
 }
 
 func (v oneOf) set(name, text string) error {
+	if text == "" {
+		return nil // unset: loadConfig decides
+	}
 	if !slices.Contains(v.words, text) {
 		return fmt.Errorf("%s must be %s, not %q", name, strings.Join(v.words, " or "), text)
 	}

@@ -41,7 +41,8 @@ func TestSignInLinkInTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	page, err := c.Get(app.URL + "/")
+	base, _, _ := strings.Cut(link, "/sign-in") // the cookie is for the link's host
+	page, err := c.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,16 @@ func TestBrowserSignInByEmail(t *testing.T) {
 	browser := startBrowser(t, chromium)
 	ann := browser.open(t, "Ann", javaScriptOn)
 	bob := browser.open(t, "Bob", javaScriptOff)
+	ann.show(screen{name: "phone", width: 360, height: 740, phone: true})
+	bob.show(screen{name: "desktop, dark", width: 1280, height: 800, dark: true})
+	shot := func(p *browserPerson, page string) { p.saveScreenshot("signin-" + page + "-" + strings.ToLower(p.name) + ".png") }
 
 	signIn := func(p *browserPerson, email string) {
 		p.t.Helper()
 		p.do(chromedp.Navigate(app.URL+"/"), chromedp.SendKeys(chromedp.CSS("#email"), email))
+		shot(p, "join")
 		p.submit(`form[action="/join"] button[type="submit"]`)
+		shot(p, "inbox")
 		if body := evaluate[string](p, `document.body.innerText`); !strings.Contains(body, "Check your inbox") || !strings.Contains(body, "…@example.com") {
 			t.Fatalf("%s asked for a link and sees:\n%s", p.name, body)
 		}
@@ -82,6 +88,7 @@ func TestBrowserSignInByEmail(t *testing.T) {
 		if evaluate[bool](p, `document.querySelector("#composer") !== null`) {
 			t.Fatalf("opening the link signed %s in without the button", p.name)
 		}
+		shot(p, "button")
 		p.submit(`form[action="/sign-in"] button[type="submit"]`)
 		if !evaluate[bool](p, `document.querySelector("#composer") !== null`) {
 			t.Fatalf("%s pressed Sign in and sees no chat:\n%s", p.name, evaluate[string](p, `document.body.innerText`))
@@ -89,13 +96,32 @@ func TestBrowserSignInByEmail(t *testing.T) {
 	}
 	signIn(ann, "ann@example.com")
 	signIn(bob, "bob@example.com")
+
+	// Bob names himself, with a typo first.
+	bob.do(chromedp.Navigate(app.URL + "/profile"))
+	bob.do(chromedp.SendKeys(chromedp.CSS("#name"), "Bob @ home"))
+	bob.submit(`form[action="/profile"] button[type="submit"]`)
+	shot(bob, "profile-refused")
+	bob.do(chromedp.SetValue(chromedp.CSS("#name"), "Bob Builder"))
+	bob.submit(`form[action="/profile"] button[type="submit"]`)
+	if got := evaluate[string](bob, `document.querySelector("#name").value`); got != "Bob Builder" {
+		t.Fatalf("Bob's profile shows %q after saving", got)
+	}
+	bob.do(chromedp.Navigate(app.URL + "/"))
+	ann.do(chromedp.Navigate(app.URL + "/"))
 	ann.keepPageOpen()
 
 	sent := ann.send("signed in by mail")
 	ann.waitForLiveMessage("ann@example.com: signed in by mail", sent)
 	sent = bob.sendWithPlainForm("me too, without JavaScript")
 	ann.waitForLiveMessage("bob@example.com: me too, without JavaScript", sent)
-	if n := evaluate[int](ann, `document.querySelectorAll("#messages li.msg.verified .verified").length`); n != 2 {
+	if n := evaluate[int](ann, `document.querySelectorAll("#messages li.msg.verified").length`); n != 2 {
 		t.Errorf("Ann sees %d verified marks, want one on each of the 2 messages:\n%s", n, ann.messagesHTML())
 	}
+	if name := evaluate[string](ann, `document.querySelector("#messages li.msg:last-child").dataset.name`); name != "Bob Builder" {
+		t.Errorf("Bob's message is headed %q, want his display name", name)
+	}
+	bob.do(chromedp.Navigate(app.URL + "/"))
+	shot(ann, "chat")
+	shot(bob, "chat")
 }
