@@ -67,7 +67,9 @@ func TestBrowserSignInByEmail(t *testing.T) {
 	bob := browser.open(t, "Bob", javaScriptOff)
 	ann.show(screen{name: "phone", width: 360, height: 740, phone: true})
 	bob.show(screen{name: "desktop, dark", width: 1280, height: 800, dark: true})
-	shot := func(p *browserPerson, page string) { p.saveScreenshot("signin-" + page + "-" + strings.ToLower(p.name) + ".png") }
+	shot := func(p *browserPerson, page string) {
+		p.saveScreenshot("signin-" + page + "-" + strings.ToLower(p.name) + ".png")
+	}
 
 	signIn := func(p *browserPerson, email string) {
 		p.t.Helper()
@@ -79,7 +81,7 @@ func TestBrowserSignInByEmail(t *testing.T) {
 			t.Fatalf("%s asked for a link and sees:\n%s", p.name, body)
 		}
 		m := smtp.WaitFor(t, email, 10*time.Second)
-		link := regexp.MustCompile(regexp.QuoteMeta(public)+`/sign-in\?token=[A-Za-z0-9]+`).FindString(m.Body)
+		link := regexp.MustCompile(regexp.QuoteMeta(public) + `/sign-in\?token=[A-Za-z0-9]+`).FindString(m.Body)
 		if link == "" {
 			t.Fatalf("the mail to %s has no link to %s:\n%s", email, public, m.Body)
 		}
