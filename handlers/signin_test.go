@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -264,5 +265,22 @@ func TestDisplayNames(t *testing.T) {
 	}
 	if resp := post(t, ts.client(t), ts.URL+"/profile", url.Values{"name": {"x"}}, false); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("profile without a session: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestSignInLinksPerClientAddress: one network may ask for 30 links an hour,
+// whichever addresses they go to, so a script cannot mail strangers at will.
+func TestSignInLinksPerClientAddress(t *testing.T) {
+	_, mode := emailSignIn(t)
+	ts := newTestServer(t, mode, func(o *handlers.Options) { o.Limits.JoinsPerSecond, o.Limits.JoinBurst = 1000, 1000 })
+	c := ts.client(t)
+	for i := range 31 {
+		resp := post(t, c, ts.URL+"/join", url.Values{"email": {fmt.Sprintf("stranger%d@example.com", i)}}, false)
+		switch {
+		case i < 30 && resp.StatusCode != http.StatusSeeOther:
+			t.Fatalf("link %d: %d\n%s", i+1, resp.StatusCode, resp.body)
+		case i == 30 && (resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(resp.body, "from your network")):
+			t.Fatalf("link 31 from one network: %d\n%s", resp.StatusCode, resp.body)
+		}
 	}
 }

@@ -165,7 +165,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 	}
 	if c.SignIn == "email" && c.SMTPURL == "" {
-		return c, errors.New("SIGN_IN=email needs SMTP_URL, to send the links (SMTP_URL=log: writes them to the log, for development)")
+		return c, errors.New("SMTP_URL must be set with SIGN_IN=email, to send the links (SMTP_URL=log: writes them to the log, for development)")
 	}
 	// Left empty, PUBLIC_URL becomes http://localhost:PORT once run knows
 	// the port it listens on (PORT=0 picks one).

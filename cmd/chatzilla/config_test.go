@@ -44,6 +44,8 @@ func TestLoadConfig(t *testing.T) {
 				StreamOpenBurst:      20,
 				MaxReplay:            2000,
 				PresenceGrace:        5 * time.Second,
+				SignIn:               "open",
+				MailFrom:             "Chatzilla <chatzilla@localhost>",
 			}
 			if c != want {
 				t.Errorf("defaults\n got %+v\nwant %+v", c, want)
@@ -76,6 +78,26 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("%+v", c)
 			}
 		}},
+		{"smtp means email sign-in", map[string]string{"SMTP_URL": "log:"}, "", func(t *testing.T, c config) {
+			if c.SignIn != "email" || c.PublicURL != "" {
+				t.Errorf("SMTP_URL alone: sign-in %q, public URL %q; want email, and the URL left for run", c.SignIn, c.PublicURL)
+			}
+		}},
+		{"open with smtp", map[string]string{"SMTP_URL": "log:", "SIGN_IN": "open"}, "", func(t *testing.T, c config) {
+			if c.SignIn != "open" {
+				t.Errorf("sign-in %q", c.SignIn)
+			}
+		}},
+		{"email needs smtp", map[string]string{"SIGN_IN": "email"}, "SMTP_URL", nil},
+		{"bad sign-in mode", map[string]string{"SIGN_IN": "magic"}, "SIGN_IN", nil},
+		{"public URL", map[string]string{"PUBLIC_URL": "https://chat.example.com/"}, "", func(t *testing.T, c config) {
+			if c.PublicURL != "https://chat.example.com" {
+				t.Errorf("PUBLIC_URL kept as %q", c.PublicURL)
+			}
+		}},
+		{"public URL with a path", map[string]string{"PUBLIC_URL": "https://chat.example.com/x?y"}, "PUBLIC_URL", nil},
+		{"public URL not http", map[string]string{"PUBLIC_URL": "javascript:alert(1)"}, "PUBLIC_URL", nil},
+		{"heroku email needs a public URL", map[string]string{"DYNO": "web.1", "DATABASE_URL": "postgres://u:p@h/db", "SESSION_SECRET": secret, "SMTP_URL": "smtp://u:p@mail.example.com:587"}, "PUBLIC_URL", nil},
 		{"unknown database", map[string]string{"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL", nil},
 		{"empty sqlite path", map[string]string{"DATABASE_URL": "sqlite:"}, "DATABASE_URL", nil},
 		{"short secret", map[string]string{"SESSION_SECRET": "short"}, "SESSION_SECRET", nil},
