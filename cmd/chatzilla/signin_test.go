@@ -59,6 +59,7 @@ func TestSignInLinkInTheLog(t *testing.T) {
 // server on loopback.
 func TestBrowserSignInByEmail(t *testing.T) {
 	chromium := requireChromium(t)
+	axe := requireAxe(t)
 	smtp := mailtest.NewServer(t)
 	const public = "https://chat.example.test"
 	app := startChatzilla(t, map[string]string{"SIGN_IN": "email", "SMTP_URL": smtp.URL(), "PUBLIC_URL": public})
@@ -67,8 +68,13 @@ func TestBrowserSignInByEmail(t *testing.T) {
 	bob := browser.open(t, "Bob", javaScriptOff)
 	ann.show(screen{name: "phone", width: 360, height: 740, phone: true})
 	bob.show(screen{name: "desktop, dark", width: 1280, height: 800, dark: true})
+	// Each page is looked at (with CHATZILLA_SCREENSHOTS) and checked by
+	// axe, which runs as a script: in Ann's tab, where scripts run.
 	shot := func(p *browserPerson, page string) {
 		p.saveScreenshot("signin-" + page + "-" + strings.ToLower(p.name) + ".png")
+		if p == ann {
+			p.expectAxeClean(axe, page+" page at 360 px")
+		}
 	}
 
 	signIn := func(p *browserPerson, email string) {
