@@ -111,11 +111,21 @@ func TestEmailSignInFlow(t *testing.T) {
 	}
 }
 
-func TestSignInLinksThatDoNotWork(t *testing.T) {
+// askedForLink is a server in SIGN_IN=email mode and a browser that has
+// asked it for a link to email.
+func askedForLink(t *testing.T, email string) (*testServer, *http.Client, *mailtest.Server) {
+	t.Helper()
 	smtp, mode := emailSignIn(t)
 	ts := newTestServer(t, mode)
 	c := ts.client(t)
-	post(t, c, ts.URL+"/join", url.Values{"email": {"bob@example.com"}}, false)
+	if resp := post(t, c, ts.URL+"/join", url.Values{"email": {email}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("asking for a link: %d\n%s", resp.StatusCode, resp.body)
+	}
+	return ts, c, smtp
+}
+
+func TestSignInLinksThatDoNotWork(t *testing.T) {
+	ts, c, smtp := askedForLink(t, "bob@example.com")
 	link := mailedLink(t, ts, smtp, "bob@example.com")
 	token := strings.TrimPrefix(link, ts.URL+"/sign-in?token=")
 
@@ -155,10 +165,7 @@ func TestSignInLinksThatDoNotWork(t *testing.T) {
 }
 
 func TestSignInMailIsRateLimited(t *testing.T) {
-	smtp, mode := emailSignIn(t)
-	ts := newTestServer(t, mode)
-	c := ts.client(t)
-	post(t, c, ts.URL+"/join", url.Values{"email": {"cy@example.com"}}, false)
+	ts, c, smtp := askedForLink(t, "cy@example.com")
 	smtp.WaitFor(t, "cy@example.com", 5*time.Second)
 
 	// Again at once: too soon.

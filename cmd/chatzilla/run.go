@@ -230,13 +230,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // they can no longer be used, and a page saying "expired" rather than
 // "unknown" only matters for a while.
 func forgetOldLinks(ctx context.Context, st appStore, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
+		case <-time.After(time.Hour):
 			if _, err := st.DeleteSignInTokensBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil {
 				log.Warn("forgetting old sign-in links", "err", err)
 			}
