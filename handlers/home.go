@@ -44,9 +44,11 @@ func (s *server) home(c echo.Context) error {
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.HistoryItems(h))
 	}
+	online := s.Live.Roster().Online()
 	return render(c, http.StatusOK, views.ChatPage(s.page, views.Chat{
 		Me: me.Email, Messages: h.Messages, HasOlder: h.HasOlder, Archive: true,
-		Online: s.Live.Roster().Online(), Unverified: !s.EmailSignIn, Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
+		Online: online, Names: s.names(c.Request().Context(), online), Unverified: !s.EmailSignIn,
+		Composer: views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength},
 	}))
 }
 
@@ -60,14 +62,26 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 	// it shows, and a stale copy would start from a stale point.
 	c.Response().Header().Set("Cache-Control", "no-store")
 	composer.MaxLength = s.MaxMessageLength
+	online := s.Live.Roster().Online()
 	return render(c, status, views.ChatPage(s.page, views.Chat{
 		Me:         me,
 		Messages:   h.Messages,
 		HasOlder:   h.HasOlder,
-		Online:     s.Live.Roster().Online(),
+		Online:     online,
+		Names:      s.names(c.Request().Context(), online),
 		Unverified: !s.EmailSignIn,
 		Composer:   composer,
 	}))
+}
+
+// names are the display names of the people "who's online" lists; without
+// them (the store failed) it lists addresses, and the page is still shown.
+func (s *server) names(ctx context.Context, online []string) map[string]string {
+	names, err := s.People.DisplayNames(ctx, online[:min(len(online), views.MaxPeopleShown)])
+	if err != nil {
+		s.Logger.Warn("reading display names for who's online", "err", err)
+	}
+	return names
 }
 
 // history is a page of HistorySize messages before the message before, or

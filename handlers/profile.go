@@ -23,6 +23,7 @@ const maxNameLength = 40
 type PeopleStore interface {
 	Person(ctx context.Context, email string) (store.Person, error)
 	SetDisplayName(ctx context.Context, email, name, nameKey string) error
+	DisplayNames(ctx context.Context, emails []string) (map[string]string, error)
 }
 
 // profile shows the form for the name others see.

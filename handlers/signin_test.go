@@ -240,6 +240,10 @@ func TestDisplayNames(t *testing.T) {
 		t.Errorf("profile shows %q, want the name saved", page.doc(t).Find("#name").AttrOr("value", ""))
 	}
 	post(t, ann, ts.URL+"/messages", url.Values{"message": {"named"}}, false)
+	get(t, ann, ts.URL+"/here") // a page load without JavaScript: Ann is online
+	waitFor(t, func() bool {
+		return strings.Contains(get(t, bob, ts.URL+"/").doc(t).Find("#people .person-name").Text(), "Ann Lee")
+	}, "who's online to show Ann's display name")
 	li := get(t, bob, ts.URL+"/").doc(t).Find("#messages li.msg").Last()
 	if li.AttrOr("data-name", "") != "Ann Lee" || li.Find("b bdi").Text() != "ann@example.com" {
 		t.Errorf("message shows name %q and sender %q, want Ann Lee with the address", li.AttrOr("data-name", ""), li.Find("b bdi").Text())

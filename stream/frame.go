@@ -78,7 +78,7 @@ const maxNamedNotices = 5
 // presenceFrame is one event telling streams who joined or left: notices for
 // the list, and the new "who's online" panel swapped in out of band. Its size
 // is bounded whatever the crowd, since it goes to every stream.
-func presenceFrame(c presence.Change, unverified bool) ([]byte, error) {
+func presenceFrame(c presence.Change, names map[string]string, unverified bool) ([]byte, error) {
 	var html bytes.Buffer
 	ctx := context.Background()
 	for _, group := range []struct {
@@ -97,7 +97,7 @@ func presenceFrame(c presence.Change, unverified bool) ([]byte, error) {
 			}
 		}
 	}
-	if err := views.PeoplePanel(views.People{Online: c.Online, Unverified: unverified}, true).Render(ctx, &html); err != nil {
+	if err := views.PeoplePanel(views.People{Online: c.Online, Names: names, Unverified: unverified}, true).Render(ctx, &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(0, html.Bytes()), nil

@@ -39,6 +39,8 @@ type Config struct {
 	// Unverified says anyone may join as any address (SIGN_IN=open): the
 	// "who's online" panel says so.
 	Unverified bool
+	// Names, if set, reads display names for the "who's online" panel.
+	Names func(ctx context.Context, emails []string) (map[string]string, error)
 }
 
 // Pipeline is the live path of one instance: the hub every stream
@@ -55,6 +57,7 @@ type Pipeline struct {
 	maxReplay    int
 	heartbeat    time.Duration
 	unverified   bool
+	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64 // streams open
 }
 
@@ -69,9 +72,10 @@ func NewPipeline(c Config) *Pipeline {
 		maxReplay:    cmp.Or(c.MaxReplay, defaultMaxReplay),
 		heartbeat:    cmp.Or(c.Heartbeat, HeartbeatInterval),
 		unverified:   c.Unverified,
+		names:        c.Names,
 	}
 	p.roster = presence.New(c.Directory, c.PresenceGrace, func(ch presence.Change) {
-		if err := publishPresence(p.hub, ch, p.unverified); err != nil {
+		if err := p.publishPresence(ch); err != nil {
 			p.log.Error("publishing presence", "err", err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/chatzilla/chatzilla/hub"
 	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
+	"github.com/chatzilla/chatzilla/views"
 )
 
 // publisher hands every stored message to every stream. How a message is
@@ -31,14 +32,35 @@ func (p *publisher) publish(m store.Message) error {
 }
 
 // publishPresence tells every stream who joined or left.
-func publishPresence(h *hub.Hub, c presence.Change, unverified bool) error {
-	frame, err := presenceFrame(c, unverified)
+func (p *Pipeline) publishPresence(c presence.Change) error {
+	frame, err := p.presenceFrame(c)
 	if err != nil {
 		return err
 	}
-	h.Publish(hub.Event{Frame: frame})
+	p.hub.Publish(hub.Event{Frame: frame})
 	return nil
 }
+
+// presenceFrame is c as an event, with the display names of the people the
+// panel lists. Without the names (the store is slow or down) it shows
+// addresses: the list matters more than the names.
+func (p *Pipeline) presenceFrame(c presence.Change) ([]byte, error) {
+	var names map[string]string
+	if p.names != nil {
+		shown := c.Online[:min(len(c.Online), views.MaxPeopleShown)]
+		ctx, cancel := context.WithTimeout(context.Background(), namesTimeout)
+		var err error
+		if names, err = p.names(ctx, shown); err != nil {
+			p.log.Warn("reading display names for who's online", "err", err)
+		}
+		cancel()
+	}
+	return presenceFrame(c, names, p.unverified)
+}
+
+// namesTimeout bounds the names read for one presence update, which runs on
+// the roster's goroutine.
+const namesTimeout = time.Second
 
 // heartbeatFrame is an SSE comment: browsers ignore it, routers see traffic.
 var heartbeatFrame = []byte(": heartbeat\n\n")

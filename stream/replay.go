@@ -30,7 +30,7 @@ type History interface {
 // sendOnline sends who is online now. It returns why the stream must end,
 // "" if it may go on.
 func (st *Stream) sendOnline() (why string) {
-	people, err := presenceFrame(presence.Change{Online: st.p.roster.Online()}, st.p.unverified)
+	people, err := st.p.presenceFrame(presence.Change{Online: st.p.roster.Online()})
 	if err != nil {
 		st.log.Error("rendering who is online", "err", err)
 		return "render failed"

@@ -167,6 +167,8 @@ type Chat struct {
 	Archive bool
 	// Unverified says anyone may join as any address (SIGN_IN=open).
 	Unverified bool
+	// Names are the display names of those online who have one.
+	Names map[string]string
 }
 
 // Empty says the chat has no messages at all yet.
@@ -213,8 +215,19 @@ const MaxPeopleShown = 50
 // People is the "who's online" panel.
 type People struct {
 	Online []string // sorted
+	// Names are the display names of those who have one, by address.
+	Names map[string]string
 	// Unverified says anyone may join as any address (SIGN_IN=open).
 	Unverified bool
+}
+
+// Name is the name shown for email: the display name, or the part of the
+// address before the @.
+func (p People) Name(email string) string {
+	if n := p.Names[email]; n != "" {
+		return n
+	}
+	return Local(email)
 }
 
 // Shown are the people listed; the rest are counted.

@@ -383,7 +383,7 @@ func ProfilePage(p Page, f Profile) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<p id=\"name-help\" class=\"privacy\">Shown above your messages, with your address beside it. Leave it empty to go by your address alone.</p></form><p><a href=\"/\">Back to the chat</a></p></div></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<p id=\"name-help\" class=\"privacy\">Shown above your messages and in who's online, with your address beside it. Leave it empty to go by your address alone.</p></form><p><a href=\"/\">Back to the chat</a></p></div></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -115,6 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:        log,
 		MaxReplay:     cfg.MaxReplay,
 		Unverified:    cfg.SignIn != "email",
+		Names:         st.DisplayNames,
 	})
 	stopLive, err := live.Start(ctx)
 	if err != nil {

@@ -117,6 +117,9 @@ func TestBrowserSignInByEmail(t *testing.T) {
 	}
 	bob.do(chromedp.Navigate(app.URL + "/"))
 	ann.do(chromedp.Navigate(app.URL + "/"))
+	if people := evaluate[string](ann, `document.querySelector("#people").textContent`); !strings.Contains(people, "Bob Builder") {
+		t.Errorf("Ann's who's online does not show Bob's name: %q", people)
+	}
 	ann.keepPageOpen()
 
 	sent := ann.send("signed in by mail")
