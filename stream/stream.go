@@ -106,6 +106,8 @@ type Stream struct {
 	// one or two frames. flush lets go of a larger one (a replay page's).
 	batch    net.Buffers
 	deadline time.Time // the write deadline now set on conn
+
+	start replayStart // what open replays, decided by Pipeline.Open
 }
 
 // Serve runs the stream on the request's goroutine, whose stack is deep
