@@ -65,6 +65,9 @@ type Pipeline struct {
 	heartbeat    time.Duration
 	unverified   bool
 	open         atomic.Int64 // streams open
+	// retrySpread is how long, at most, streams ended by Close tell their
+	// clients to wait before reconnecting (see Close).
+	retrySpread atomic.Int64
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -179,7 +182,21 @@ func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 // Close ends every stream, once, and refuses new ones. Browsers reconnect,
 // to another instance if there is one, and catch up from its memory or the
 // store.
-func (p *Pipeline) Close() { p.hub.Close() }
+//
+// Each stream is first sent an SSE retry field (see retryFrame): how long
+// its browser waits before reconnecting, picked at random up to a spread
+// that grows with the number of streams, one second for every
+// retryStreamsPerSecond of them, at least minRetrySpread and at most
+// maxRetrySpread. Without it every browser reconnects within the same
+// 100 ms, and the new process meets the whole crowd at once, while it is
+// starting; spread, it meets a steady rate it can serve as it comes. The
+// spread stays short (seconds), since each page is out of date until it is
+// back, and is capped so that no page waits long even on a huge instance.
+func (p *Pipeline) Close() {
+	spread := time.Duration(p.Streams()) * time.Second / retryStreamsPerSecond
+	p.retrySpread.CompareAndSwap(0, int64(min(max(spread, minRetrySpread), maxRetrySpread)))
+	p.hub.Close()
+}
 
 // Wait blocks, after Close, until every stream has ended, or ctx ends.
 func (p *Pipeline) Wait(ctx context.Context) error { return p.hub.Wait(ctx) }
