@@ -9,6 +9,9 @@
 //	  ─▶ hub fans the frame out (package hub)
 //	  ─▶ each Stream writes it to its client (stream.go, write.go, socket.go)
 //
+// A stream that resumes is first sent what it missed (replay.go): from the
+// latest messages kept framed in memory (recent.go), or from the store.
+//
 // A stream needs HTTP/1.1: its connection is taken over from net/http
 // (hijacked), which costs far less per idle stream than a request kept
 // running. Under HTTP/2 the connection cannot be taken over, and Open
