@@ -191,7 +191,9 @@ func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 // 100 ms, and the new process meets the whole crowd at once, while it is
 // starting; spread, it meets a steady rate it can serve as it comes. The
 // spread stays short (seconds), since each page is out of date until it is
-// back, and is capped so that no page waits long even on a huge instance.
+// back, and is capped so that no page waits long even on a huge instance
+// (htmx's SSE extension also keeps the wait as the base of that page's later
+// reconnects, which it doubles on each failed attempt).
 func (p *Pipeline) Close() {
 	spread := time.Duration(p.Streams()) * time.Second / retryStreamsPerSecond
 	p.retrySpread.CompareAndSwap(0, int64(min(max(spread, minRetrySpread), maxRetrySpread)))
