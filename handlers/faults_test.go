@@ -26,6 +26,8 @@ type flakyStore struct {
 	handlers.MessageStore
 	down   atomic.Bool
 	broken atomic.Bool // reads panic, as a bug in a driver would
+	// laterPagesFail: reading messages after any but the first fails.
+	laterPagesFail atomic.Bool
 }
 
 var errDown = errors.New("connection refused")
@@ -51,7 +53,7 @@ func (f *flakyStore) MessagesAfter(ctx context.Context, afterID int64, limit int
 	if f.broken.Load() {
 		panic("store driver bug")
 	}
-	if f.down.Load() {
+	if f.down.Load() || (f.laterPagesFail.Load() && afterID > 0) {
 		return nil, errDown
 	}
 	return f.MessageStore.MessagesAfter(ctx, afterID, limit)
@@ -155,38 +157,79 @@ func (s *liveStream) nextData(t *testing.T) string {
 	return ""
 }
 
-// TestFailedReplayEndsTheStreamAndFreesItsPlace opens streams whose replay
-// fails, with an error and with a panic: each must end, leave the hub and
-// give back its place, so that the browser's reconnect is let in.
-func TestFailedReplayEndsTheStreamAndFreesItsPlace(t *testing.T) {
-	for _, fault := range []string{"store down", "store panics"} {
+// TestFailedReplayIsRefusedAndFreesItsPlace opens streams whose replay
+// fails. When the first read fails, with an error or a panic, nothing has
+// been answered yet: the stream is refused with 503, Retry-After and a
+// sentence, rather than answered 200 and closed. When a later page fails,
+// after the 200, the stream ends. Either way it gives back its place, so
+// that the browser's reconnect is let in.
+func TestFailedReplayIsRefusedAndFreesItsPlace(t *testing.T) {
+	for _, fault := range []string{"store down", "store panics", "later page fails"} {
 		t.Run(fault, func(t *testing.T) {
 			var flaky *flakyStore
 			ts := newTestServer(t, func(c *stream.Config) {
-				// The replay reads the same store the handlers do.
+				// The replay reads the same store the handlers do, and
+				// reads it always, keeping nothing in memory.
 				flaky = &flakyStore{MessageStore: c.History.(handlers.MessageStore)}
 				c.History = flaky
+				c.Recent = -1
 			}, func(o *handlers.Options) {
 				o.Store = flaky
 				o.Limits.MaxStreams = 1
 			})
-			c := ts.joined(t, "bob@example.com")
-			if fault == "store down" {
-				flaky.down.Store(true)
-			} else {
-				flaky.broken.Store(true)
+			// Something to replay (a page resuming at the newest message
+			// reads nothing); for a later page, one more than a page.
+			stored := 1
+			if fault == "later page fails" {
+				stored = 501
 			}
-			// The head was sent before the replay began; then the server
-			// must end the stream, rather than leave it open.
+			{
+				var wg sync.WaitGroup
+				for w := range 3 {
+					wg.Go(func() {
+						for i := w; i < stored; i += 3 {
+							if _, err := ts.store.AddMessage(context.Background(), "ann@example.com", fmt.Sprint("m", i)); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+			}
+			c := ts.joined(t, "bob@example.com")
+			switch fault {
+			case "store down":
+				flaky.down.Store(true)
+			case "store panics":
+				flaky.broken.Store(true)
+			case "later page fails":
+				flaky.laterPagesFail.Store(true)
+			}
 			resp := openEvents(t, c, ts.URL+"/events?after=0")
-			if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
 				t.Fatalf("the stream did not end: %v", err)
+			}
+			if fault == "later page fails" {
+				// The first page was sent, then the server ended the
+				// stream rather than leave it open.
+				if resp.StatusCode != http.StatusOK || strings.Count(string(body), "id: ") != 500 {
+					t.Errorf("later page fails: %s, %d messages, want 200 and the first page of 500", resp.Status, strings.Count(string(body), "id: "))
+				}
+			} else if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "cannot be loaded") {
+				t.Errorf("first read fails: %s, Retry-After %q, %q; want 503 with Retry-After and a sentence", resp.Status, resp.Header.Get("Retry-After"), body)
+			}
+			if strings.Contains(string(body), errDown.Error()) || strings.Contains(string(body), "driver bug") {
+				t.Errorf("the store's error reached the client: %q", body)
 			}
 			waitFor(t, func() bool { return ts.live.Streams() == 0 }, "the stream to leave the hub")
 
 			flaky.down.Store(false)
 			flaky.broken.Store(false)
-			s := openLive(t, c, ts.URL+"/events?after=0") // fails unless the one place was given back
+			flaky.laterPagesFail.Store(false)
+			// Fails unless the one place was given back.
+			s := openLive(t, c, fmt.Sprintf("%s/events?after=%d", ts.URL, stored))
 			if resp := post(t, c, ts.URL+"/messages", url.Values{"message": {"back"}}, true); resp.StatusCode != http.StatusOK {
 				t.Fatalf("post: %d", resp.StatusCode)
 			}

@@ -52,6 +52,11 @@ func (s *server) stream(c echo.Context) error {
 	case errors.Is(err, stream.ErrClosed):
 		s.streams.release(me.SessionID, address)
 		return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
+	case errors.Is(err, stream.ErrReplayFailed):
+		// Nothing was sent yet: a clean refusal, which the browser's
+		// reconnect retries, rather than a stream that opens and closes.
+		s.streams.release(me.SessionID, address)
+		return storeUnavailable(err, "The messages you missed cannot be loaded right now. Reconnecting…")
 	case errors.Is(err, stream.ErrNeedsHTTP1):
 		s.streams.release(me.SessionID, address)
 		s.Logger.Warn("stream refused: the connection cannot be taken over", "proto", c.Request().Proto, "err", err)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/chatzilla/chatzilla/hub"
 	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
@@ -33,6 +35,11 @@ type Config struct {
 	// MaxReplay is the most stored messages a stream replays; a page
 	// further behind is told to reload its list instead. 0 means 2000.
 	MaxReplay int
+	// Recent is how many of the latest messages are kept in memory,
+	// framed, so that a stream resuming among them replays without
+	// reading the store. 0 means MaxReplay (at most 10,000); negative,
+	// none: every replay with anything to send reads the store.
+	Recent int
 	// Heartbeat is how often idle streams get a comment; 0 means
 	// HeartbeatInterval.
 	Heartbeat time.Duration
@@ -52,6 +59,8 @@ type Pipeline struct {
 	roster       *presence.Roster
 	broker       Broker
 	history      History
+	recent       *recent            // the latest messages, framed
+	reads        singleflight.Group // store reads shared between streams
 	log          *slog.Logger
 	writeTimeout time.Duration
 	maxReplay    int
@@ -59,6 +68,9 @@ type Pipeline struct {
 	unverified   bool
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64 // streams open
+	// retrySpread is how long, at most, streams ended by Close tell their
+	// clients to wait before reconnecting (see Close).
+	retrySpread atomic.Int64
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -70,6 +82,7 @@ func NewPipeline(c Config) *Pipeline {
 		log:          c.Logger,
 		writeTimeout: cmp.Or(c.WriteTimeout, defaultWriteTimeout),
 		maxReplay:    cmp.Or(c.MaxReplay, defaultMaxReplay),
+		recent:       newRecent(cmp.Or(c.Recent, c.MaxReplay, defaultMaxReplay)),
 		heartbeat:    cmp.Or(c.Heartbeat, HeartbeatInterval),
 		unverified:   c.Unverified,
 		names:        c.Names,
@@ -82,23 +95,22 @@ func NewPipeline(c Config) *Pipeline {
 	return p
 }
 
-// Start reads where the log ends and starts what feeds the hub: the
-// broker's follower, the roster's bookkeeping and the heartbeat. They run
-// until stop, which waits for them; streams are ended by Close.
+// Start reads where the log ends, and the latest messages into memory, so
+// that a fresh process replays from memory to the pages reconnecting to it;
+// then it starts what feeds the hub: the broker's follower, the roster's
+// bookkeeping and the heartbeat. They run until stop, which waits for them;
+// streams are ended by Close.
 func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 	last, err := p.broker.LastID(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the last message id: %w", err)
 	}
-	// The first new message may follow on from the last one stored.
-	latest, err := p.history.RecentMessages(ctx, 1)
+	// The first new message follows on from the last one stored.
+	latest, err := p.recent.load(ctx, p.history, last)
 	if err != nil {
-		return nil, fmt.Errorf("reading the last message: %w", err)
+		return nil, fmt.Errorf("reading the latest messages: %w", err)
 	}
-	pub := &publisher{hub: p.hub}
-	if len(latest) == 1 && latest[0].ID == last {
-		pub.prev = &latest[0]
-	}
+	pub := &publisher{hub: p.hub, recent: p.recent, prev: latest}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { p.roster.Run(ctx, p.log) })
@@ -120,7 +132,10 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 // succeeds, the response belongs to the stream, and the caller runs
 // Stream.Serve. Subscribing comes first, before any history is read, so
 // that anything published while the replay runs waits in the subscription
-// instead of falling in between. On an error (ErrClosed, ErrNeedsHTTP1)
+// instead of falling in between. Then, before answering, it decides what
+// to replay and reads the first of it (from memory, or the store): a store
+// that fails then is a refusal (ErrReplayFailed), not a stream that answers
+// 200 and closes. On an error (ErrClosed, ErrReplayFailed, ErrNeedsHTTP1)
 // nothing was written and req.OnClose is not called.
 func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	sub, err := p.hub.Subscribe()
@@ -128,6 +143,13 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 		return nil, ErrClosed
 	} else if err != nil {
 		return nil, err
+	}
+	var start replayStart
+	if req.Replay {
+		if start, err = p.startReplay(req.After); err != nil {
+			p.hub.Unsubscribe(sub)
+			return nil, err
+		}
 	}
 	h := head(w.Header())
 	conn, _, err := http.NewResponseController(w).Hijack()
@@ -149,7 +171,7 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	p.open.Add(1)
 	log := cmp.Or(req.Log, p.log)
 	log.Info("stream connected", "after", req.After, "replay", req.Replay)
-	return &Stream{p: p, req: req, conn: conn, w: socket, sub: sub, log: log, head: h}, nil
+	return &Stream{p: p, req: req, conn: conn, w: socket, sub: sub, log: log, head: h, start: start}, nil
 }
 
 // Hub is the hub every stream subscribes to.
@@ -162,8 +184,25 @@ func (p *Pipeline) Roster() *presence.Roster { return p.roster }
 func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 
 // Close ends every stream, once, and refuses new ones. Browsers reconnect,
-// to another instance if there is one, and catch up from the store.
-func (p *Pipeline) Close() { p.hub.Close() }
+// to another instance if there is one, and catch up from its memory or the
+// store.
+//
+// Each stream is first sent an SSE retry field (see retryFrame): how long
+// its browser waits before reconnecting, picked at random up to a spread
+// that grows with the number of streams, one second for every
+// retryStreamsPerSecond of them, at least minRetrySpread and at most
+// maxRetrySpread. Without it every browser reconnects within the same
+// 100 ms, and the new process meets the whole crowd at once, while it is
+// starting; spread, it meets a steady rate it can serve as it comes. The
+// spread stays short (seconds), since each page is out of date until it is
+// back, and is capped so that no page waits long even on a huge instance
+// (htmx's SSE extension also keeps the wait as the base of that page's later
+// reconnects, which it doubles on each failed attempt).
+func (p *Pipeline) Close() {
+	spread := time.Duration(p.Streams()) * time.Second / retryStreamsPerSecond
+	p.retrySpread.CompareAndSwap(0, int64(min(max(spread, minRetrySpread), maxRetrySpread)))
+	p.hub.Close()
+}
 
 // Wait blocks, after Close, until every stream has ended, or ctx ends.
 func (p *Pipeline) Wait(ctx context.Context) error { return p.hub.Wait(ctx) }

@@ -14,19 +14,26 @@ import (
 // shown depends on the one before it (see views.Message.InLog), so the
 // publisher remembers it.
 type publisher struct {
-	hub  *hub.Hub
-	prev *store.Message
+	hub    *hub.Hub
+	recent *recent
+	prev   *store.Message
 }
 
 // publish renders m once, frames it once and hands it to every stream. The
 // broker calls it for every stored message, in id order, from one
-// goroutine.
+// goroutine. The frame is kept in recent before the hub has it: a stream
+// that finds a message missing from recent has subscribed in time to get
+// it from the hub (see recent).
 func (p *publisher) publish(m store.Message) error {
 	frame, err := MessageFrame(p.prev, m)
+	// The next message follows on from m, even unshown, as it does in a
+	// replay from the store.
+	p.prev = &m
 	if err != nil {
+		p.recent.reset(m.ID)
 		return err
 	}
-	p.prev = &m
+	p.recent.add(m.ID, frame)
 	p.hub.Publish(hub.Event{ID: m.ID, Frame: frame})
 	return nil
 }

@@ -2,6 +2,9 @@ package stream
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/chatzilla/chatzilla/presence"
@@ -9,7 +12,8 @@ import (
 )
 
 const (
-	// replayPage is how many stored messages a replay reads at a time.
+	// replayPage is how many stored messages a replay reads, and sends, at
+	// a time.
 	replayPage = 500
 	// replayTimeout bounds one replay read.
 	replayTimeout = 10 * time.Second
@@ -20,11 +24,41 @@ const (
 	defaultMaxReplay = 2000
 )
 
+// ErrReplayFailed is returned by Open, before anything was written, when
+// the start of what a stream must replay could not be read (the store is
+// down, or too slow): the client should try again shortly.
+var ErrReplayFailed = errors.New("stream: reading the messages to replay failed")
+
 // History is the stored messages a stream replays.
 type History interface {
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
+}
+
+// replayStart is what a stream replays, decided (and its first page read)
+// by Open before the stream answers, so that a store that cannot be read
+// costs a clean refusal rather than a stream that opens and closes.
+type replayStart struct {
+	// reload: the page is further behind than MaxReplay; it is told to
+	// reload its list, and the stream goes on from page.last.
+	reload bool
+	page   page
+}
+
+// page is the frames of consecutive messages, ready to send. Pages come
+// from recent or from a store read shared between streams: their frames
+// are never modified.
+type page struct {
+	frames [][]byte
+	// last is the id of the last message in frames, or where the page was
+	// asked to start when it is empty.
+	last int64
+	// prev is the message with id last, which the next page follows on
+	// from (nil when the page came from memory: no page follows one).
+	prev *store.Message
+	// more: a full page came from the store; more may follow.
+	more bool
 }
 
 // sendOnline sends who is online now. It returns why the stream must end,
@@ -41,73 +75,151 @@ func (st *Stream) sendOnline() (why string) {
 	return ""
 }
 
-// replay sends the messages after the page's last, if it asked for them,
-// and returns the id of the last message sent, and why the stream must end
-// ("" if it may go on).
+// replay sends what Open decided the page missed, reading any further pages
+// from the store, and returns the id of the last message sent, and why the
+// stream must end ("" if it may go on).
 func (st *Stream) replay() (last int64, why string) {
-	after, replay := st.req.After, st.req.Replay
-	last = after
-	if replay {
-		// A page further behind than MaxReplay is not sent everything it
-		// missed, which could be the whole history, for every stream a
-		// script cares to open: it is told to reload its list, and the
-		// stream goes on from the newest message.
-		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
-		newest, err := st.p.history.RecentMessages(ctx, 1)
-		cancel()
-		if err != nil {
-			st.log.Error("stream replay", "after", last, "err", err)
-			return 0, "replay failed" // the browser reconnects and tries again
-		}
-		if len(newest) > 0 && newest[0].ID-after > int64(st.p.maxReplay) {
-			st.log.Info("stream too far behind to replay: told to reload", "after", after, "newest", newest[0].ID)
-			if st.send(reloadFrame) != nil {
-				return 0, "write failed"
-			}
-			last, replay = newest[0].ID, false
-		}
+	r := st.start
+	st.start = replayStart{}
+	if !st.req.Replay {
+		return st.req.After, ""
 	}
-	var prev *store.Message // the message before the next one sent
-	for more := replay; more; {
-		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
-		page, err := st.p.history.MessagesAfter(ctx, last, replayPage)
-		cancel()
-		if err != nil {
-			st.log.Error("stream replay", "after", last, "err", err)
-			return 0, "replay failed" // the browser reconnects and tries again
-		}
-		if prev == nil && len(page) > 0 && after > 0 {
-			if prev, err = st.previous(after + 1); err != nil {
-				st.log.Error("stream replay", "before", after+1, "err", err)
-				return 0, "replay failed"
-			}
-		}
-		for i := range page {
-			m := page[i]
-			frame, err := MessageFrame(prev, m)
-			if err != nil {
-				st.log.Error("rendering message", "id", m.ID, "err", err)
-				return 0, "render failed"
-			}
-			st.batch = append(st.batch, frame)
-			last, prev = m.ID, &page[i]
-		}
-		if st.flush() != nil {
+	if r.reload {
+		st.log.Info("stream too far behind to replay: told to reload", "after", st.req.After, "newest", r.page.last)
+		if st.send(reloadFrame) != nil {
 			return 0, "write failed"
 		}
-		more = len(page) == replayPage
+		return r.page.last, ""
 	}
-	return last, ""
+	for pg := r.page; ; {
+		for frames := pg.frames; len(frames) > 0; {
+			n := min(len(frames), replayPage)
+			st.batch = append(st.batch, frames[:n]...)
+			frames = frames[n:]
+			if st.flush() != nil {
+				return 0, "write failed"
+			}
+		}
+		if !pg.more {
+			return pg.last, ""
+		}
+		next, err := st.p.nextPage(pg.last, pg.prev)
+		if err != nil {
+			st.log.Error("stream replay", "after", pg.last, "err", err)
+			return 0, "replay failed" // the browser reconnects and tries again
+		}
+		pg = next
+	}
 }
 
-// previous is the latest message before id before, nil if there is none:
-// what the first message of a replay follows on from.
-func (st *Stream) previous(before int64) (*store.Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
-	defer cancel()
-	ms, err := st.p.history.MessagesBefore(ctx, before, 1)
-	if err != nil || len(ms) == 0 {
-		return nil, err
+// startReplay decides what a stream resuming after id after replays, and
+// reads the first page of it. The caller has subscribed to the hub.
+func (p *Pipeline) startReplay(after int64) (replayStart, error) {
+	frames, published, inMemory := p.recent.since(after)
+	// A page further behind than MaxReplay is not sent everything it
+	// missed, which could be the whole history, for every stream a script
+	// cares to open: it is told to reload its list, and the stream goes on
+	// from the newest message. The newest published is a lower bound of
+	// the newest stored, so this needs no read.
+	if published-after > int64(p.maxReplay) {
+		return replayStart{reload: true, page: page{last: published}}, nil
 	}
-	return &ms[0], nil
+	if inMemory {
+		return replayStart{page: page{frames: frames, last: max(after, published)}}, nil
+	}
+	v, err := p.shared(fmt.Sprintf("newest, published %d", published), func(ctx context.Context) (any, error) {
+		newest, err := p.history.RecentMessages(ctx, 1)
+		if err != nil || len(newest) == 0 {
+			return int64(0), err
+		}
+		return newest[0].ID, nil
+	})
+	if err != nil {
+		return replayStart{}, err
+	}
+	if newest := v.(int64); newest-after > int64(p.maxReplay) {
+		return replayStart{reload: true, page: page{last: newest}}, nil
+	}
+	pg, err := p.storedPage(after, nil, published)
+	return replayStart{page: pg}, err
+}
+
+// nextPage is the messages after id after, which follow on from prev: from
+// memory if it still holds them all, else a page from the store.
+func (p *Pipeline) nextPage(after int64, prev *store.Message) (page, error) {
+	frames, published, inMemory := p.recent.since(after)
+	if inMemory {
+		return page{frames: frames, last: max(after, published)}, nil
+	}
+	return p.storedPage(after, prev, published)
+}
+
+// storedPage reads and frames the next replayPage stored messages after id
+// after. prev is the message they follow on from, nil if the caller does
+// not know it: it is read then. published is the newest message published
+// when the caller asked (see shared).
+func (p *Pipeline) storedPage(after int64, prev *store.Message, published int64) (page, error) {
+	key := fmt.Sprintf("after %d, %d, published %d", after, replayPage, published)
+	v, err := p.shared(key, func(ctx context.Context) (any, error) {
+		ms, err := p.history.MessagesAfter(ctx, after, replayPage)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil && len(ms) > 0 && after > 0 {
+			// The latest message up to after: what the first one follows
+			// on from, as the publisher rendered it.
+			before, err := p.history.MessagesBefore(ctx, after+1, 1)
+			if err != nil {
+				return nil, err
+			}
+			if len(before) > 0 {
+				prev = &before[0]
+			}
+		}
+		pg := page{frames: make([][]byte, 0, len(ms)), last: after, more: len(ms) == replayPage}
+		for i := range ms {
+			frame, err := MessageFrame(prev, ms[i])
+			if err != nil {
+				return nil, fmt.Errorf("rendering message %d: %w", ms[i].ID, err)
+			}
+			pg.frames = append(pg.frames, frame)
+			prev, pg.last = &ms[i], ms[i].ID
+		}
+		pg.prev = prev
+		return pg, nil
+	})
+	if err != nil {
+		return page{}, err
+	}
+	return v.(page), nil
+}
+
+// shared runs read once for every stream that asks for key while it runs
+// (golang.org/x/sync/singleflight): a crowd reconnecting after a restart
+// asks for nearly the same messages, and costs one read per distinct
+// request rather than one per stream. A panic in read is an error here, so
+// that it fails every stream waiting on it alike.
+//
+// A stream may only take the result of a read that started after it
+// subscribed to the hub, or a message published in between would be in
+// neither. Keys hold the newest message published when the stream asked
+// (after subscribing): a read under the same key began once that message
+// was published, so after everything the stream did not get from the hub
+// was committed.
+func (p *Pipeline) shared(key string, read func(context.Context) (any, error)) (any, error) {
+	v, err, _ := p.reads.Do(key, func() (v any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				p.log.Error("reading the history panicked", "key", key, "panic", r, "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), replayTimeout)
+		defer cancel()
+		return read(ctx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReplayFailed, err)
+	}
+	return v, nil
 }

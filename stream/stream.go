@@ -9,6 +9,9 @@
 //	  ─▶ hub fans the frame out (package hub)
 //	  ─▶ each Stream writes it to its client (stream.go, write.go, socket.go)
 //
+// A stream that resumes is first sent what it missed (replay.go): from the
+// latest messages kept framed in memory (recent.go), or from the store.
+//
 // A stream needs HTTP/1.1: its connection is taken over from net/http
 // (hijacked), which costs far less per idle stream than a request kept
 // running. Under HTTP/2 the connection cannot be taken over, and Open
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"sync/atomic"
@@ -44,6 +48,18 @@ const (
 	defaultWriteTimeout = 10 * time.Second
 	// maxBatch is how many queued events one write sends at most.
 	maxBatch = 64
+
+	// How long the browsers of streams ended by shutting down wait before
+	// reconnecting (see Pipeline.Close): a random time up to one second
+	// for every retryStreamsPerSecond streams, at least minRetrySpread and
+	// at most maxRetrySpread, and never less than minRetry. A retry of 0
+	// would make htmx's SSE extension, which doubles the last delay on
+	// each failed attempt, try again without pause while the server is
+	// still down.
+	retryStreamsPerSecond = 5000
+	minRetrySpread        = time.Second
+	maxRetrySpread        = 10 * time.Second
+	minRetry              = 250 * time.Millisecond
 )
 
 // Why a stream ended, as logged, besides the hub's (hub.EndedTooSlow,
@@ -106,6 +122,8 @@ type Stream struct {
 	// one or two frames. flush lets go of a larger one (a replay page's).
 	batch    net.Buffers
 	deadline time.Time // the write deadline now set on conn
+
+	start replayStart // what open replays, decided by Pipeline.Open
 }
 
 // Serve runs the stream on the request's goroutine, whose stack is deep
@@ -188,6 +206,10 @@ func (st *Stream) live(last int64) {
 		st.sub.Idle(last)
 		e, ok := <-events
 		if !ok {
+			if st.sub.Ended() == hub.EndedShutdown {
+				// Best effort: the stream is ending either way.
+				_ = st.send(retryFrame(st.p.retryWait()))
+			}
 			st.close("")
 			return
 		}
@@ -258,4 +280,11 @@ func failed(err error) string {
 		return endedTooSlow
 	}
 	return "write failed"
+}
+
+// retryWait is how long one stream's browser waits, uniformly spread over
+// what Close decided.
+func (p *Pipeline) retryWait() time.Duration {
+	spread := max(time.Duration(p.retrySpread.Load()), minRetrySpread)
+	return minRetry + rand.N(spread-minRetry)
 }
