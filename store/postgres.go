@@ -82,7 +82,7 @@ var postgresMigrations = []string{
 
 // Postgres is the store shared by several app instances.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool *pgPool
 	// followConfig opens Follow's own connections: LISTEN belongs to one
 	// session, so it cannot live on a pool connection that others reuse.
 	followConfig *pgx.ConnConfig
@@ -120,7 +120,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	followConfig := cfg.ConnConfig.Copy()
 	followConfig.RuntimeParams["application_name"] = name
 
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := newPGPool(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
@@ -128,7 +128,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
-	if err := migratePostgres(ctx, pool, postgresMigrations); err != nil {
+	if err := migratePostgres(ctx, pool.Pool, postgresMigrations); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
@@ -219,12 +219,36 @@ func (p *Postgres) AddMessageAs(ctx context.Context, a Author, content, key stri
 }
 
 // commit stores a group in one transaction, sent as one pipelined batch.
+// Until COMMIT is sent the transaction cannot have committed: when the
+// connection is lost before that (a terminated backend, a restart), the
+// server has rolled it back and the group goes again on another connection.
+// A failed COMMIT is never sent again: its outcome may be unknown.
 func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
-	tx, err := p.pool.Begin(ctx)
+	var msgs []Message
+	err := p.pool.run(ctx, false, func(c *pgxpool.Conn) (err error) {
+		msgs, err = p.commitOn(ctx, c, group)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
+	}
+	return msgs, nil
+}
+
+// commitOn is one attempt of commit, on c. An error that leaves the group
+// safe to send again is wrapped in noEffect.
+func (p *Postgres) commitOn(ctx context.Context, c *pgxpool.Conn, group []*addRequest) ([]Message, error) {
+	lost := func(err error) error {
+		if c.Conn().IsClosed() {
+			return noEffect{err}
+		}
+		return err
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return nil, lost(err)
 	}
 	defer tx.Rollback(ctx)
 
@@ -261,16 +285,16 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	// followers read the table.
 	b.Queue(`SELECT pg_notify($1, currval(pg_get_serial_sequence('messages', 'id'))::text)`, notifyChannel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("store: add message: %w", err)
+		return nil, lost(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		// The server may have committed and the answer been lost with the
 		// connection; only an error the server sent says it did not.
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Severity == "ERROR" {
-			return nil, fmt.Errorf("store: add message: commit: %w", err)
+			return nil, fmt.Errorf("commit: %w", err)
 		}
-		return nil, fmt.Errorf("store: add message: commit: %w: %w", ErrOutcomeUnknown, err)
+		return nil, fmt.Errorf("commit: %w: %w", ErrOutcomeUnknown, err)
 	}
 	for i := range msgs {
 		msgs[i].CreatedAt = msgs[i].CreatedAt.UTC()
@@ -291,7 +315,7 @@ func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) 
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	return messagesAfter(ctx, p.pool, afterID, limit)
+	return p.readMessages(ctx, op, selectMessagesAfter, afterID, limit)
 }
 
 // RecentMessages returns the latest limit messages, oldest first.
@@ -300,7 +324,7 @@ func (p *Postgres) RecentMessages(ctx context.Context, limit int) ([]Message, er
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	msgs, err := queryMessages(ctx, p.pool, op,
+	msgs, err := p.readMessages(ctx, op,
 		`SELECT `+postgresColumns+` FROM messages ORDER BY id DESC LIMIT $1`, limit)
 	return oldestFirst(msgs), err
 }
@@ -312,7 +336,7 @@ func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	msgs, err := queryMessages(ctx, p.pool, op,
+	msgs, err := p.readMessages(ctx, op,
 		`SELECT `+postgresColumns+` FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	return oldestFirst(msgs), err
 }
@@ -320,7 +344,10 @@ func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int
 // LastID returns the highest stored message id, 0 when there are none.
 func (p *Postgres) LastID(ctx context.Context) (int64, error) {
 	var id int64
-	if err := p.pool.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id)
+	})
+	if err != nil {
 		return 0, fmt.Errorf("store: last id: %w", err)
 	}
 	return id, nil
@@ -345,14 +372,26 @@ func (p *Postgres) Close() error {
 	return nil
 }
 
-// querier is what the pool and Follow's own connection have in common.
+// querier is what the pool, a pooled connection and Follow's own connection
+// have in common.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
+const selectMessagesAfter = `SELECT ` + postgresColumns + ` FROM messages WHERE id > $1 ORDER BY id LIMIT $2`
+
 func messagesAfter(ctx context.Context, q querier, afterID int64, limit int) ([]Message, error) {
-	return queryMessages(ctx, q, "messages after",
-		`SELECT `+postgresColumns+` FROM messages WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	return queryMessages(ctx, q, "messages after", selectMessagesAfter, afterID, limit)
+}
+
+// readMessages is queryMessages on the pool, as a repeatable read.
+func (p *Postgres) readMessages(ctx context.Context, op, sql string, args ...any) ([]Message, error) {
+	var msgs []Message
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) (err error) {
+		msgs, err = queryMessages(ctx, c, op, sql, args...)
+		return err
+	})
+	return msgs, err
 }
 
 func queryMessages(ctx context.Context, q querier, op, sql string, args ...any) ([]Message, error) {
