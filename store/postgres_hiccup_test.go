@@ -5,6 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	neturl "net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,4 +133,158 @@ func TestPostsSurviveTerminatedBackends(t *testing.T) {
 	}
 	t.Logf("%d backends terminated; %d posts acknowledged, %d with an unknown outcome, %d stored",
 		terminated, len(acked), unknown, len(all))
+}
+
+// TestFollowResumesPromptly measures how soon live delivery resumes after a
+// follower loses its connection: when its backend is terminated, and when
+// the server goes away for a while and comes back. The bound is loose, for
+// a loaded machine; the figures are logged.
+func TestFollowResumesPromptly(t *testing.T) {
+	t.Parallel()
+	const within = 2 * time.Second
+
+	t.Run("backend terminated", func(t *testing.T) {
+		t.Parallel()
+		url := storetest.PostgresURL(t)
+		follower, poster := openPostgres(t, url), openPostgres(t, url)
+		admin, err := pgx.Connect(t.Context(), url)
+		if err != nil {
+			t.Fatalf("connect admin: %v", err)
+		}
+		t.Cleanup(func() { admin.Close(context.Background()) })
+		f := startFollow(t, follower, 0)
+		addN(t, poster, 1)
+		f.receive(t, 1, within) // listening
+
+		terminateFollower(t, admin, follower.FollowerName())
+		m, err := poster.AddMessage(t.Context(), "bob@example.com", "after the cut")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := time.Now()
+		if got := f.receive(t, 1, within)[0]; got.ID != m.ID {
+			t.Fatalf("received id %d, want %d", got.ID, m.ID)
+		}
+		t.Logf("a message stored after the cut was delivered %v later", time.Since(stored).Round(time.Millisecond))
+	})
+
+	t.Run("server back after a restart", func(t *testing.T) {
+		t.Parallel()
+		url := storetest.PostgresURL(t)
+		server := newFlakyServer(t, url)
+		follower, poster := openPostgres(t, server.url), openPostgres(t, url)
+		f := startFollow(t, follower, 0)
+		addN(t, poster, 1)
+		f.receive(t, 1, within) // listening
+
+		// Long enough for the follower's waits to grow past the cap.
+		server.down()
+		away := addN(t, poster, 3)
+		time.Sleep(1500 * time.Millisecond)
+		server.up()
+		back := time.Now()
+		if got := idsOf(f.receive(t, len(away), within)); !slices.Equal(got, away) {
+			t.Fatalf("caught up with ids %v, want %v", got, away)
+		}
+		t.Logf("caught up %v after the server took connections again", time.Since(back).Round(time.Millisecond))
+
+		m, err := poster.AddMessage(t.Context(), "bob@example.com", "live again")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.receive(t, 1, within)[0]; got.ID != m.ID {
+			t.Fatalf("received id %d, want %d", got.ID, m.ID)
+		}
+		f.expectNothing(t, 100*time.Millisecond)
+	})
+}
+
+// flakyServer stands between a store and PostgreSQL, forwarding TCP, and
+// can go away (refusing connections and cutting those it carries) and come
+// back at the same address, as a restarting server does, without touching
+// the real server others share.
+type flakyServer struct {
+	t      *testing.T
+	url    string // the database's URL, pointing here
+	target string // host:port of the real server
+
+	mu    sync.Mutex
+	addr  string       // where it listens; the port is kept across restarts
+	ln    net.Listener // nil while down
+	conns []net.Conn
+}
+
+func newFlakyServer(t *testing.T, dbURL string) *flakyServer {
+	t.Helper()
+	u, err := neturl.Parse(dbURL)
+	if err != nil || u.Host == "" {
+		t.Skipf("flakyServer needs a postgres:// URL, not %q", dbURL)
+	}
+	s := &flakyServer{t: t, target: u.Host, addr: "127.0.0.1:0"}
+	if u.Port() == "" {
+		s.target = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	s.up()
+	u.Host = s.addr
+	s.url = u.String()
+	t.Cleanup(s.down)
+	return s
+}
+
+// up starts taking connections.
+func (s *flakyServer) up() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		s.t.Fatalf("flakyServer: listen on %s: %v", s.addr, err)
+	}
+	s.ln, s.addr = ln, ln.Addr().String()
+	go s.accept(ln)
+}
+
+// down refuses new connections and cuts the open ones.
+func (s *flakyServer) down() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		s.ln.Close()
+		s.ln = nil
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
+
+func (s *flakyServer) accept(ln net.Listener) {
+	for {
+		client, err := ln.Accept()
+		if err != nil {
+			return // closed by down
+		}
+		server, err := net.Dial("tcp", s.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		s.mu.Lock()
+		if s.ln != ln { // went down meanwhile
+			s.mu.Unlock()
+			client.Close()
+			server.Close()
+			return
+		}
+		s.conns = append(s.conns, client, server)
+		s.mu.Unlock()
+		go forward(client, server)
+		go forward(server, client)
+	}
+}
+
+func forward(dst, src net.Conn) {
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
 }
