@@ -288,3 +288,80 @@ func forward(dst, src net.Conn) {
 	dst.Close()
 	src.Close()
 }
+
+// TestWritesAfterIdleConnectionsTerminated terminates every connection of a
+// pool while none is in use, as a restart or an operator would, and then
+// writes. Nothing was in flight, so nothing is in doubt: each write must
+// succeed, on a fresh connection, though the pool's were all dead.
+func TestWritesAfterIdleConnectionsTerminated(t *testing.T) {
+	t.Parallel()
+	token := store.SignInToken{
+		Hash:      store.SignInTokenHash("a token"),
+		Email:     "ann@example.com",
+		ExpiresAt: time.Now().Add(time.Hour),
+	}
+	tests := []struct {
+		name  string
+		write func(ctx context.Context, p *store.Postgres) error
+	}{
+		{"start session", func(ctx context.Context, p *store.Postgres) error {
+			return p.StartSession(ctx, "session-2", "ann@example.com")
+		}},
+		{"touch session", func(ctx context.Context, p *store.Postgres) error {
+			return p.TouchSession(ctx, "session-1")
+		}},
+		{"end session", func(ctx context.Context, p *store.Postgres) error {
+			return p.EndSession(ctx, "session-1")
+		}},
+		{"create sign-in token", func(ctx context.Context, p *store.Postgres) error {
+			return p.CreateSignInToken(ctx, token)
+		}},
+		{"post", func(ctx context.Context, p *store.Postgres) error {
+			_, err := p.AddMessage(ctx, "ann@example.com", "hello")
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url, app := withAppName(t, storetest.PostgresURL(t))
+			p := openPostgres(t, url)
+			admin, err := pgx.Connect(t.Context(), url)
+			if err != nil {
+				t.Fatalf("connect admin: %v", err)
+			}
+			t.Cleanup(func() { admin.Close(context.Background()) })
+			if _, err := admin.Exec(t.Context(), `SET application_name = 'hiccup-admin'`); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.StartSession(t.Context(), "session-1", "ann@example.com"); err != nil {
+				t.Fatal(err)
+			}
+
+			if n := terminateBackends(t, admin, app); n == 0 {
+				t.Fatal("terminated no backend")
+			}
+			waitGone(t, admin, app)
+			if err := tt.write(t.Context(), p); err != nil {
+				t.Errorf("%s after the pool's connections were terminated: %v", tt.name, err)
+			}
+		})
+	}
+}
+
+// waitGone waits until no backend named name is left, so the server has
+// hung up on each of their connections.
+func waitGone(t *testing.T, admin *pgx.Conn, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		var n int
+		if err := admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND datname = current_database()`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatalf("backends named %s still there after 5s", name)
+}
