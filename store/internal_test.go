@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/chatzilla/chatzilla/store/storetest"
@@ -50,11 +51,20 @@ func TestFollowBackoff(t *testing.T) {
 }
 
 func TestRestarting(t *testing.T) {
+	// A port nothing listens on, refused as pgx reports it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	_, refused := pgx.Connect(t.Context(), "postgres://nobody@"+ln.Addr().String()+"/none?sslmode=disable&connect_timeout=5")
+
 	tests := []struct {
 		name string
 		err  error
 		want bool
 	}{
+		{"refused by pgx", refused, true},
 		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
 		{"starting up", &pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}, true},
 		{"wrapped", fmt.Errorf("connect: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P03"}), true},

@@ -1,7 +1,7 @@
 package store
 
 // The pool rides out a database hiccup (a backend terminated, a restart, a
-// failover): a connection the server has already closed is never handed
+// failover): a connection the server has already hung up on is not handed
 // out, and a statement that never reached the server runs again on another
 // connection. A statement that may have reached it is never sent twice:
 // its outcome is the caller's to learn (see ErrOutcomeUnknown).
