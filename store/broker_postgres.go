@@ -33,9 +33,9 @@ const (
 	// cut. They grow to followMaxBackoff when connecting fails for a reason
 	// that may last (a timeout, a refused login), but only to
 	// followRestartPoll while the server is plainly restarting (nothing
-	// listening, or "starting up"): such a refusal costs it next to nothing,
-	// and live delivery then resumes within about that long of the server
-	// taking connections again.
+	// listening, or "starting up"): such a refusal costs it little, and live
+	// delivery then resumes within about that long of the server taking
+	// connections again.
 	followMinBackoff  = 50 * time.Millisecond
 	followRestartPoll = 250 * time.Millisecond
 	followMaxBackoff  = 5 * time.Second
@@ -71,9 +71,12 @@ func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Messa
 		}
 		wait := followBackoff(f.failures, !worked && restarting(err))
 		f.failures++
-		if worked {
+		switch {
+		case worked:
 			f.log.Warn("following new messages: connection lost", "err", err, "reconnecting_in", wait.Round(time.Millisecond))
-		} else {
+		case f.failures&(f.failures-1) == 0:
+			// Attempts 1, 2, 4, 8...: polling a restarting server, a line
+			// per attempt would be several a second.
 			f.log.Warn("following new messages: could not reconnect", "attempt", f.failures, "err", err, "retrying_in", wait.Round(time.Millisecond))
 		}
 		timer := time.NewTimer(wait)
