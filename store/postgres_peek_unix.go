@@ -40,7 +40,8 @@ func closedByServer(c net.Conn) bool {
 		case err == nil: // bytes nobody asked for, or none: the end of the stream
 			dead = true
 		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
-			// Nothing waiting: alive as far as can be told.
+			// Nothing waiting (or no answer this time): alive as far as
+			// can be told.
 		default: // reset, or another socket error
 			dead = true
 		}
