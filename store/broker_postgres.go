@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const (
@@ -27,10 +29,16 @@ const (
 	// followConnectTimeout keeps one unanswered connect from stalling the
 	// reconnect loop when the URL sets no connect_timeout.
 	followConnectTimeout = 10 * time.Second
-	// Reconnect waits grow from followMinBackoff to followMaxBackoff: quick
-	// after a one-off cut, gentle on a server that is restarting.
-	followMinBackoff = 100 * time.Millisecond
-	followMaxBackoff = 5 * time.Second
+	// Reconnect waits double from followMinBackoff: quick after a one-off
+	// cut. They grow to followMaxBackoff when connecting fails for a reason
+	// that may last (a timeout, a refused login), but only to
+	// followRestartPoll while the server is plainly restarting (nothing
+	// listening, or "starting up"): such a refusal costs it little, and live
+	// delivery then resumes within about that long of the server taking
+	// connections again.
+	followMinBackoff  = 50 * time.Millisecond
+	followRestartPoll = 250 * time.Millisecond
+	followMaxBackoff  = 5 * time.Second
 )
 
 // Follow calls deliver, in id order and exactly once each, for every message
@@ -61,11 +69,14 @@ func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Messa
 		if worked {
 			f.failures = 0 // the connection worked; this cut is news, not a pattern
 		}
-		wait := followBackoff(f.failures)
+		wait := followBackoff(f.failures, !worked && restarting(err))
 		f.failures++
-		if worked {
+		switch {
+		case worked:
 			f.log.Warn("following new messages: connection lost", "err", err, "reconnecting_in", wait.Round(time.Millisecond))
-		} else {
+		case f.failures&(f.failures-1) == 0:
+			// Attempts 1, 2, 4, 8...: polling a restarting server, a line
+			// per attempt would be several a second.
 			f.log.Warn("following new messages: could not reconnect", "attempt", f.failures, "err", err, "retrying_in", wait.Round(time.Millisecond))
 		}
 		timer := time.NewTimer(wait)
@@ -80,13 +91,30 @@ func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Messa
 
 // followBackoff is the wait before reconnect attempt n (counted from 0):
 // somewhere between half and all of the doubled delay, at random, so instances
-// cut off together do not all reconnect in the same instant.
-func followBackoff(attempt int) time.Duration {
-	d := followMaxBackoff
+// cut off together do not all reconnect in the same instant. The delay stops
+// growing at followRestartPoll while the server is restarting, at
+// followMaxBackoff otherwise.
+func followBackoff(attempt int, restarting bool) time.Duration {
+	limit := followMaxBackoff
+	if restarting {
+		limit = followRestartPoll
+	}
+	d := limit
 	if attempt < 16 { // beyond that the shift would overflow; the cap applies anyway
-		d = min(followMinBackoff<<attempt, followMaxBackoff)
+		d = min(followMinBackoff<<attempt, limit)
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// restarting reports whether a failed connect says the server is on its
+// way back: nothing listens at its address, or it answers that it cannot
+// take connections yet (starting up, shutting down, recovering).
+func restarting(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03" // cannot_connect_now
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // follower is the state one Follow call keeps across reconnects.

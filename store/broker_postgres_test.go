@@ -168,7 +168,7 @@ func TestFollowSurvivesTerminatedConnection(t *testing.T) {
 		t.Fatalf("received ids %v\nwant %v", got, ids)
 	}
 
-	// Post only while the follower is away (it waits at least 50ms before
+	// Post only while the follower is away (it waits at least 25ms before
 	// reconnecting) and never again: nothing but the catch-up read after
 	// reconnecting can deliver these.
 	terminateFollower(t, admin, follower.FollowerName())

@@ -3,34 +3,78 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/chatzilla/chatzilla/store/storetest"
 )
 
 func TestFollowBackoff(t *testing.T) {
+	const ms = time.Millisecond
 	tests := []struct {
-		attempt  int
-		min, max time.Duration
+		attempt    int
+		restarting bool
+		min, max   time.Duration
 	}{
-		{0, 50 * time.Millisecond, 100 * time.Millisecond},
-		{1, 100 * time.Millisecond, 200 * time.Millisecond},
-		{3, 400 * time.Millisecond, 800 * time.Millisecond},
-		{6, followMaxBackoff / 2, followMaxBackoff},
-		{1000, followMaxBackoff / 2, followMaxBackoff},
+		// Quick at first, so a one-off cut or a short restart costs little.
+		{0, false, 25 * ms, 50 * ms},
+		{1, false, 50 * ms, 100 * ms},
+		{2, false, 100 * ms, 200 * ms},
+		{3, false, 200 * ms, 400 * ms},
+		{7, false, followMaxBackoff / 2, followMaxBackoff},
+		{1000, false, followMaxBackoff / 2, followMaxBackoff},
+		// While the server is restarting, never more than followRestartPoll.
+		{0, true, 25 * ms, 50 * ms},
+		{3, true, followRestartPoll / 2, followRestartPoll},
+		{1000, true, followRestartPoll / 2, followRestartPoll},
 	}
 	for _, tt := range tests {
 		seen := map[time.Duration]bool{}
 		for range 50 {
-			d := followBackoff(tt.attempt)
+			d := followBackoff(tt.attempt, tt.restarting)
 			if d < tt.min || d > tt.max {
-				t.Errorf("followBackoff(%d) = %v, want within [%v, %v]", tt.attempt, d, tt.min, tt.max)
+				t.Errorf("followBackoff(%d, %v) = %v, want within [%v, %v]", tt.attempt, tt.restarting, d, tt.min, tt.max)
 			}
 			seen[d] = true
 		}
 		if len(seen) < 2 {
-			t.Errorf("followBackoff(%d) gave the same wait 50 times: no jitter", tt.attempt)
+			t.Errorf("followBackoff(%d, %v) gave the same wait 50 times: no jitter", tt.attempt, tt.restarting)
+		}
+	}
+}
+
+func TestRestarting(t *testing.T) {
+	// A port nothing listens on, refused as pgx reports it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	_, refused := pgx.Connect(t.Context(), "postgres://nobody@"+ln.Addr().String()+"/none?sslmode=disable&connect_timeout=5")
+
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"refused by pgx", refused, true},
+		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, true},
+		{"starting up", &pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}, true},
+		{"wrapped", fmt.Errorf("connect: %w", &pgconn.PgError{Severity: "FATAL", Code: "57P03"}), true},
+		{"bad password", &pgconn.PgError{Severity: "FATAL", Code: "28P01"}, false},
+		{"too many connections", &pgconn.PgError{Severity: "FATAL", Code: "53300"}, false},
+		{"timeout", context.DeadlineExceeded, false},
+	}
+	for _, tt := range tests {
+		if got := restarting(tt.err); got != tt.want {
+			t.Errorf("%s: restarting(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
 }

@@ -82,7 +82,7 @@ var postgresMigrations = []string{
 
 // Postgres is the store shared by several app instances.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool *pgPool
 	// followConfig opens Follow's own connections: LISTEN belongs to one
 	// session, so it cannot live on a pool connection that others reuse.
 	followConfig *pgx.ConnConfig
@@ -120,7 +120,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 	followConfig := cfg.ConnConfig.Copy()
 	followConfig.RuntimeParams["application_name"] = name
 
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := newPGPool(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
@@ -128,7 +128,7 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
-	if err := migratePostgres(ctx, pool, postgresMigrations); err != nil {
+	if err := migratePostgres(ctx, pool.Pool, postgresMigrations); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: open postgres: %w", err)
 	}
@@ -219,12 +219,36 @@ func (p *Postgres) AddMessageAs(ctx context.Context, a Author, content, key stri
 }
 
 // commit stores a group in one transaction, sent as one pipelined batch.
+// Until COMMIT is sent the transaction cannot have committed: when the
+// connection is lost before that (a terminated backend, a restart), the
+// server has rolled it back and the group goes again on another connection.
+// A failed COMMIT is never sent again: its outcome may be unknown.
 func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 	defer cancel()
-	tx, err := p.pool.Begin(ctx)
+	var msgs []Message
+	err := p.pool.run(ctx, false, func(c *pgxpool.Conn) (err error) {
+		msgs, err = p.commitOn(ctx, c, group)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
+	}
+	return msgs, nil
+}
+
+// commitOn is one attempt of commit, on c. An error that leaves the group
+// safe to send again is wrapped in noEffect.
+func (p *Postgres) commitOn(ctx context.Context, c *pgxpool.Conn, group []*addRequest) ([]Message, error) {
+	lost := func(err error) error {
+		if c.Conn().IsClosed() {
+			return noEffect{err}
+		}
+		return err
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return nil, lost(err)
 	}
 	defer tx.Rollback(ctx)
 
@@ -261,69 +285,21 @@ func (p *Postgres) commit(group []*addRequest) ([]Message, error) {
 	// followers read the table.
 	b.Queue(`SELECT pg_notify($1, currval(pg_get_serial_sequence('messages', 'id'))::text)`, notifyChannel)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, fmt.Errorf("store: add message: %w", err)
+		return nil, lost(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		// The server may have committed and the answer been lost with the
 		// connection; only an error the server sent says it did not.
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Severity == "ERROR" {
-			return nil, fmt.Errorf("store: add message: commit: %w", err)
+			return nil, fmt.Errorf("commit: %w", err)
 		}
-		return nil, fmt.Errorf("store: add message: commit: %w: %w", ErrOutcomeUnknown, err)
+		return nil, fmt.Errorf("commit: %w: %w", ErrOutcomeUnknown, err)
 	}
 	for i := range msgs {
 		msgs[i].CreatedAt = msgs[i].CreatedAt.UTC()
 	}
 	return msgs, nil
-}
-
-// postgresColumns are what scanMessage reads, in its order.
-const postgresColumns = "id, sender, content, created_at, sender_name, verified"
-
-func scanMessage(row pgx.Row, m *Message) error {
-	return row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
-}
-
-// MessagesAfter returns up to limit messages with id > afterID, oldest first.
-func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
-	const op = "messages after"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	return messagesAfter(ctx, p.pool, afterID, limit)
-}
-
-// RecentMessages returns the latest limit messages, oldest first.
-func (p *Postgres) RecentMessages(ctx context.Context, limit int) ([]Message, error) {
-	const op = "recent messages"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	msgs, err := queryMessages(ctx, p.pool, op,
-		`SELECT `+postgresColumns+` FROM messages ORDER BY id DESC LIMIT $1`, limit)
-	return oldestFirst(msgs), err
-}
-
-// MessagesBefore returns the latest limit messages with id < beforeID, oldest
-// first: the page above the oldest one a reader already has.
-func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
-	const op = "messages before"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	msgs, err := queryMessages(ctx, p.pool, op,
-		`SELECT `+postgresColumns+` FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
-	return oldestFirst(msgs), err
-}
-
-// LastID returns the highest stored message id, 0 when there are none.
-func (p *Postgres) LastID(ctx context.Context) (int64, error) {
-	var id int64
-	if err := p.pool.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("store: last id: %w", err)
-	}
-	return id, nil
 }
 
 // Ping checks that the database answers.
@@ -343,31 +319,4 @@ func (p *Postgres) Close() error {
 		p.pool.Close()
 	})
 	return nil
-}
-
-// querier is what the pool and Follow's own connection have in common.
-type querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-func messagesAfter(ctx context.Context, q querier, afterID int64, limit int) ([]Message, error) {
-	return queryMessages(ctx, q, "messages after",
-		`SELECT `+postgresColumns+` FROM messages WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
-}
-
-func queryMessages(ctx context.Context, q querier, op, sql string, args ...any) ([]Message, error) {
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	msgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
-		var m Message
-		err := scanMessage(row, &m)
-		m.CreatedAt = m.CreatedAt.UTC()
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return msgs, nil
 }

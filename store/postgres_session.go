@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // StartSession records a new open session, unverified: the open join, where
@@ -33,8 +34,10 @@ func (p *Postgres) startSession(ctx context.Context, id, email string, verified 
 func (p *Postgres) Session(ctx context.Context, id string) (Session, error) {
 	var sess Session
 	var ended *time.Time
-	err := p.pool.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = $1`, id).
-		Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended, &sess.Verified)
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = $1`, id).
+			Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended, &sess.Verified)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
 	}
@@ -75,11 +78,15 @@ func (p *Postgres) EndSessionsOf(ctx context.Context, email string) error {
 // EndedSessions returns the ids of the sessions ended in the last within, by
 // the database's clock, which every instance shares.
 func (p *Postgres) EndedSessions(ctx context.Context, within time.Duration) ([]string, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id FROM sessions WHERE ended_at > clock_timestamp() - $1::interval`, within)
-	if err != nil {
-		return nil, fmt.Errorf("store: ended sessions: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	var ids []string
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id FROM sessions WHERE ended_at > clock_timestamp() - $1::interval`, within)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("store: ended sessions: %w", err)
 	}
