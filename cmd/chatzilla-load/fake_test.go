@@ -43,7 +43,7 @@ type fakeFaults struct {
 	refuse   func(post int) bool              // answer post number n (from 0) with 503
 
 	retryMS       int  // send "retry: retryMS" at the start of every stream
-	refuseResumes int  // answer the first this many resumes 503, Retry-After 0
+	refuseResumes int  // answer the first this many resumes 503, Retry-After 5 (as Chatzilla does)
 	ignoreResume  bool // resume from now, whatever Last-Event-ID says
 	replayEarly   int  // resume this many messages before Last-Event-ID
 }
@@ -181,7 +181,7 @@ func (fc *fakeChat) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	fc.mu.Unlock()
 	if refuse {
-		w.Header().Set("Retry-After", "0")
+		w.Header().Set("Retry-After", "5")
 		http.Error(w, "restarting", http.StatusServiceUnavailable)
 		return
 	}

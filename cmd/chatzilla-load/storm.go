@@ -24,6 +24,11 @@ import (
 	"time"
 )
 
+// minRetryWait is the least a stream waits after a reconnect failed, so that
+// "retry: 0" (or -reconnect-delay 0) against a server that refuses
+// connections does not spin.
+const minRetryWait = 10 * time.Millisecond
+
 // storm is what every stream shares with -storm.
 type storm struct {
 	delayMin, delayMax time.Duration
@@ -100,7 +105,9 @@ func (r *resuming) caughtUp(st *storm, sent int64) {
 // resume reconnects a stream the server ended: after the reconnection time,
 // again and again until it is back, or until the run ends (nil). Answers
 // other than a stream, and connects that got no answer, are counted for the
-// report; a Retry-After is honoured, up to maxRetryAfter.
+// report. A Retry-After is not honoured: a page's EventSource never sees the
+// headers of an answer it refuses, and the page reconnects on its own
+// schedule.
 func (s *stream) resume(ctx context.Context) *streamConn {
 	st := s.shared.storm
 	r := &s.resuming
@@ -126,10 +133,9 @@ func (s *stream) resume(ctx context.Context) *streamConn {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait = r.delay(st)
+		wait = max(r.delay(st), minRetryWait)
 		if se, ok := errors.AsType[*statusError](err); ok {
 			st.count(st.refusals, strconv.Itoa(se.code))
-			wait = max(wait, se.wait())
 		} else {
 			st.count(st.errs, errorKind(err))
 		}
@@ -138,22 +144,11 @@ func (s *stream) resume(ctx context.Context) *streamConn {
 
 // statusError is an answer to GET /events other than 200.
 type statusError struct {
-	code       int
-	status     string
-	retryAfter string // the Retry-After header, "" if none
+	code   int
+	status string
 }
 
 func (e *statusError) Error() string { return "GET /events: " + e.status }
-
-// wait is what Retry-After asks for (in seconds; dates are not used by
-// Chatzilla), at most maxRetryAfter.
-func (e *statusError) wait() time.Duration {
-	n, err := strconv.Atoi(e.retryAfter)
-	if err != nil || n < 0 {
-		return 0
-	}
-	return min(time.Duration(min(n, 3600))*time.Second, maxRetryAfter)
-}
 
 // stormReport is what the streams' reconnects showed. Reconnect latency is
 // measured from the new server's readiness for a stream that ended between

@@ -109,7 +109,7 @@ func TestStorm(t *testing.T) {
 			failure: "8*3 deliveries duplicated",
 		},
 		{
-			name:    "refused resumes are counted by status and tried again",
+			name:    "refused resumes are counted by status and tried again after the reconnection time",
 			faults:  fakeFaults{refuseResumes: 5},
 			disturb: endStreams,
 			check: func(r *report) bool {

@@ -266,7 +266,7 @@ func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err 
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &statusError{code: resp.StatusCode, status: resp.Status, retryAfter: resp.Header.Get("Retry-After")}
+		return nil, &statusError{code: resp.StatusCode, status: resp.Status}
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return nil, fmt.Errorf("GET /events: content type %q, not an event stream", ct)
