@@ -177,7 +177,11 @@ func (r *report) writeStorm(row func(name, format string, args ...any), lat func
 	}
 	row("reconnects", "%d: %d streams reconnected, %d more than once, at most %d per stream; %d not back at the end",
 		st.Reconnects, st.StreamsBack, st.StreamsBackAgain, st.MaxPerStream, st.NotBack)
-	row("reconnect latency", "%s  (from the %s; delay %s, %d streams told retry:)", lat(st.Latency), st.LatencyFrom, st.ReconnectDelay, st.ServerRetry)
+	from := "from the disconnect"
+	if st.LatencyFrom == "readiness" {
+		from = "from /healthz answering, for streams that ended after SIGTERM"
+	}
+	row("reconnect latency", "%s  (%s; delay %s, %d streams waited the server's retry:)", lat(st.Latency), from, st.ReconnectDelay, st.ServerRetry)
 	row("since disconnect", "%s", lat(st.SinceDisconnect))
 	row("replay failures", "%d (%s); reconnects with no answer: %s", st.ReplayFailures, countText(st.ReplayStatuses), countText(st.ConnectErrors))
 	calm := "every stream caught up"

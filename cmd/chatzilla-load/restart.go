@@ -64,7 +64,11 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, progress i
 		return r
 	}
 	stopped := waitFor(ctx, stopLimit, func() bool { return processGone(cfg.PID) || !listening(sh.addr) })
-	if !stopped {
+	switch {
+	case ctx.Err() != nil:
+		r.Error = "interrupted"
+		return r
+	case !stopped:
 		r.Error = fmt.Sprintf("process %d still listening %s after SIGTERM", cfg.PID, stopLimit)
 		return r
 	}
@@ -106,6 +110,9 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, progress i
 		return healthy(ctx, client, healthz)
 	})
 	switch {
+	case ctx.Err() != nil:
+		r.Error = "interrupted"
+		return r
 	case failed:
 		r.Error = fmt.Sprintf("-restart-cmd: %v", cmdErr)
 		return r

@@ -168,7 +168,7 @@ type stormReport struct {
 	ReplayFailures   int            `json:"replay_failures"`    // non-200 answers to a reconnect
 	ReplayStatuses   map[string]int `json:"replay_statuses"`    // those answers, by status
 	ConnectErrors    map[string]int `json:"reconnect_errors"`   // reconnects with no answer, by kind
-	ServerRetry      int            `json:"streams_told_retry"` // streams the server sent a retry: field
+	ServerRetry      int            `json:"streams_told_retry"` // streams that reconnected after a retry: field
 	DurationMS       float64        `json:"storm_ms"`           // first disconnect (or SIGTERM) to every stream caught up
 	Calmed           bool           `json:"calmed"`             // false: it still raged when the run ended
 	Deliveries       uint64         `json:"storm_deliveries"`
