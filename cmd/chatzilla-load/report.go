@@ -162,13 +162,13 @@ func (r *report) writeStorm(row func(name, format string, args ...any), lat func
 	if rs := st.Restart; rs != nil {
 		switch {
 		case rs.Error != "":
-			row("restart", "SIGTERM to %d at %s: %s", rs.PID, msText(rs.AtMS), rs.Error)
+			row("restart", "SIGTERM to %d %s into posting: %s", rs.PID, msText(rs.AtMS), rs.Error)
 		default:
 			pid := ""
 			if rs.NewPID != 0 {
 				pid = fmt.Sprintf(" (new pid %d)", rs.NewPID)
 			}
-			row("restart", "SIGTERM to %d at %s; it stopped listening after %s; /healthz answered %s after SIGTERM%s",
+			row("restart", "SIGTERM to %d %s into posting; it exited or stopped listening %s later; /healthz answered %s after SIGTERM%s",
 				rs.PID, msText(rs.AtMS), msText(rs.StoppedMS), msText(rs.ReadyMS), pid)
 		}
 		if ns := rs.NewServer; ns != nil {

@@ -208,6 +208,18 @@ func TestStormRestartsTheServer(t *testing.T) {
 	if len(r.Failures) > 0 || r.Posts.Accepted < 40 || r.Deliveries.Received != 8*r.Posts.Accepted {
 		t.Errorf("failures %q, %+v", r.Failures, r.Deliveries)
 	}
+	var table strings.Builder
+	if err := r.writeTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"new pid " + strconv.Itoa(rs.NewPID), "8 streams reconnected", "from /healthz answering", "storm delivery latency"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the table does not say %q:\n%s", want, table.String())
+		}
+	}
+	if strings.Contains(table.String(), "%!") {
+		t.Errorf("a row is misformatted:\n%s", table.String())
+	}
 }
 
 func waitForFile(name string) bool {
