@@ -92,7 +92,7 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 				restarted <- nil
 				return
 			}
-			restarted <- restartServer(ctx, cfg, sh, progress, t)
+			restarted <- restartServer(ctx, cfg, sh, client, progress, t)
 		}()
 	}
 	if cfg.Senders > 0 {

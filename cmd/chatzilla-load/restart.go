@@ -47,7 +47,13 @@ type restartReport struct {
 // storm rages. The command runs in a process group of its own, so that
 // interrupting the load client does not stop the new server, and writes to
 // the client's stderr when that is a file.
-func restartServer(ctx context.Context, cfg config, sh *streamShared, progress io.Writer, postStart time.Time) *restartReport {
+//
+// The posters' idle connections are dropped at each step: pages keep theirs
+// to Heroku's router, not to the dyno. Without this, a post sent as the old
+// process closes its idle connection gets EOF, an outcome the client cannot
+// know, and counts as failed; one on a connection opened after SIGTERM,
+// before the old process stopped listening, still can.
+func restartServer(ctx context.Context, cfg config, sh *streamShared, posts *http.Client, progress io.Writer, postStart time.Time) *restartReport {
 	st := sh.storm
 	r := &restartReport{PID: cfg.PID, Command: cfg.RestartCommand}
 	st.restarting.Store(true)
@@ -63,6 +69,8 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, progress i
 		r.Error = fmt.Sprintf("SIGTERM to %d: %v", cfg.PID, err)
 		return r
 	}
+	posts.CloseIdleConnections()
+	defer posts.CloseIdleConnections()
 	stopped := waitFor(ctx, stopLimit, func() bool { return processGone(cfg.PID) || !listening(sh.addr) })
 	switch {
 	case ctx.Err() != nil:
@@ -73,6 +81,7 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, progress i
 		return r
 	}
 	r.StoppedMS = ms(time.Since(r.term))
+	posts.CloseIdleConnections()
 
 	var cmd *exec.Cmd
 	exited := make(chan struct{})

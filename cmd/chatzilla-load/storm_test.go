@@ -205,6 +205,8 @@ func TestStormRestartsTheServer(t *testing.T) {
 	if s.LatencyFrom != "readiness" || s.StreamsBack != 8 || s.Latency.Max >= s.SinceDisconnect.Max || r.Server != nil {
 		t.Errorf("storm %+v", *s)
 	}
+	// A post on a connection opened to the old server after SIGTERM can
+	// still be cut off as it closes; what was accepted must arrive.
 	if len(r.Failures) > 0 || r.Posts.Accepted < 40 || r.Deliveries.Received != 8*r.Posts.Accepted {
 		t.Errorf("failures %q, %+v", r.Failures, r.Deliveries)
 	}
