@@ -34,11 +34,20 @@ type config struct {
 	JSON        bool
 	AllowFailed bool
 	Epoll       bool // read streams with epoll (Linux), not a goroutine each
+
+	// A restart storm: streams reconnect as EventSource does until the run
+	// ends, and the server may be restarted mid-run (see storm.go).
+	Storm          bool
+	ReconnectMin   time.Duration // each reconnect waits a random time in [ReconnectMin, ReconnectMax]
+	ReconnectMax   time.Duration // unless the server sent a retry: field
+	RestartAfter   time.Duration // from the start of posting; 0: the tool restarts nothing
+	RestartCommand string        // starts the server again; "": something else does
 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var c config
-	var rawURL, sources string
+	var rawURL, sources, reconnectDelay string
+	var err error
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -62,13 +71,19 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&c.AllowFailed, "allow-failed-posts", false, "exit 0 even if some posts were refused (429, 503, timeouts)")
 	fs.BoolVar(&c.Epoll, "epoll", true, "read streams with epoll, one goroutine per processor (Linux, http:// only); false: a goroutine per stream")
+	fs.BoolVar(&c.Storm, "storm", false, "restart-storm mode: a stream the server ends is reconnected with Last-Event-ID after -reconnect-delay, again and again until the run ends, and is not a failure")
+	fs.StringVar(&reconnectDelay, "reconnect-delay", "100ms-1.1s", "with -storm: the random wait before each reconnect, a range MIN-MAX or one duration; a retry: field from the server replaces it, as in EventSource")
+	fs.DurationVar(&c.RestartAfter, "restart-after", 0, "with -storm: this long after posting starts, send SIGTERM to -pid and wait for /healthz to answer again")
+	fs.StringVar(&c.RestartCommand, "restart-cmd", "", "with -restart-after: a shell command that starts the server again once the old one has stopped listening (\"exec bin/chatzilla\" keeps its pid); without it, something else restarts it")
 	if err := fs.Parse(args[1:]); err != nil {
+		return c, err
+	}
+	if c.ReconnectMin, c.ReconnectMax, err = parseDelayRange(reconnectDelay); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (flags only)", fs.Arg(0))
 	}
-	var err error
 	if c.URL, err = parseTarget(rawURL); err != nil {
 		return c, err
 	}
@@ -89,6 +104,13 @@ const usageText = `Joins -streams users, holds one event stream each, posts -mes
 latency and, with -pid, the server's memory and CPU. It exits 1 on any lost,
 duplicated or out-of-order delivery, on a stream it could not hold, and on a
 refused post unless -allow-failed-posts.
+
+With -storm, streams behave as a browser's EventSource: one the server ends
+(or that cannot reach it) reconnects after -reconnect-delay with the last
+Last-Event-ID, until the run ends; the report counts reconnects, refused
+resumes and their latency. Posts refused at connect (the server is down) are
+retried. -restart-after with -pid restarts the server mid-run: SIGTERM, then
+-restart-cmd once the old process has stopped listening, then /healthz.
 
 Beyond one process's open-file limit, start stream-only processes first
 (-senders 0 -run ID), wait for each to print "ready", then start one posting
@@ -115,6 +137,12 @@ func (c *config) check() error {
 		return errors.New("-senders 0 needs -run: the id the posting process uses")
 	case c.Run != "" && !isRunID(c.Run):
 		return fmt.Errorf("-run %q must be 1 to 16 letters or digits", c.Run)
+	case c.RestartAfter < 0:
+		return errors.New("-restart-after must be 0 or more")
+	case c.RestartAfter > 0 && (!c.Storm || c.PID == 0 || c.Senders == 0):
+		return errors.New("-restart-after needs -storm, the server's -pid and -senders: the posting process restarts the server")
+	case c.RestartCommand != "" && c.RestartAfter == 0:
+		return errors.New("-restart-cmd needs -restart-after")
 	}
 	if c.Duration > 0 {
 		if c.Rate == 0 {
@@ -218,4 +246,18 @@ func parseSourceIPs(s string) ([]net.IP, error) {
 		}
 	}
 	return ips, nil
+}
+
+// parseDelayRange reads -reconnect-delay: "MIN-MAX" or one duration.
+func parseDelayRange(s string) (lo, hi time.Duration, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	lo, err1 := time.ParseDuration(strings.TrimSpace(a))
+	hi, err2 := lo, error(nil)
+	if isRange {
+		hi, err2 = time.ParseDuration(strings.TrimSpace(b))
+	}
+	if err1 != nil || err2 != nil || lo < 0 || hi < lo {
+		return 0, 0, fmt.Errorf("-reconnect-delay %q must be a duration or a range MIN-MAX such as 100ms-1.1s", s)
+	}
+	return lo, hi, nil
 }

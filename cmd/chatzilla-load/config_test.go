@@ -66,6 +66,19 @@ func TestParseConfig(t *testing.T) {
 		{args: "-streams 0 -senders 0 -run x", wantErr: "nothing to do"},
 		{args: "-concurrency 0", wantErr: "concurrency"},
 		{args: "stray", wantErr: "unexpected argument"},
+		{args: "-storm", check: func(c config) bool {
+			return c.Storm && c.ReconnectMin == 100*time.Millisecond && c.ReconnectMax == 1100*time.Millisecond
+		}},
+		{args: "-storm -reconnect-delay 2s", check: func(c config) bool { return c.ReconnectMin == 2*time.Second && c.ReconnectMax == 2*time.Second }},
+		{args: "-storm -reconnect-delay 0-500ms -pid 1 -restart-after 10s -restart-cmd true", check: func(c config) bool {
+			return c.ReconnectMin == 0 && c.ReconnectMax == 500*time.Millisecond && c.RestartAfter == 10*time.Second && c.RestartCommand == "true"
+		}},
+		{args: "-reconnect-delay 1s-100ms", wantErr: "-reconnect-delay"},
+		{args: "-reconnect-delay soon", wantErr: "-reconnect-delay"},
+		{args: "-pid 1 -restart-after 10s", wantErr: "needs -storm"},
+		{args: "-storm -restart-after 10s", wantErr: "-pid"},
+		{args: "-storm -pid 1 -restart-after 10s -senders 0 -run x", wantErr: "-senders"},
+		{args: "-storm -restart-cmd true", wantErr: "-restart-cmd needs -restart-after"},
 	}
 	for _, tt := range tests {
 		c, err := parseConfig(append([]string{"chatzilla-load"}, strings.Fields(tt.args)...), io.Discard)

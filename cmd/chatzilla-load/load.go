@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,17 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 	var windowStart, windowEnd time.Time
 	var accepted bitset
 	want := 0 // messages each stream should get
+	var restarted chan *restartReport
+	if cfg.RestartAfter > 0 {
+		restarted = make(chan *restartReport, 1)
+		go func() {
+			if !sleepUntil(ctx, t.Add(cfg.RestartAfter)) {
+				restarted <- nil
+				return
+			}
+			restarted <- restartServer(ctx, cfg, sh, client, progress, t)
+		}()
+	}
 	if cfg.Senders > 0 {
 		windowStart = t
 		rep.Posts, accepted, windowEnd = post(ctx, client, cfg, users[:cfg.Senders])
@@ -99,12 +111,28 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 			want = m.posted - m.failed
 		}
 	}
+	// A restart still under way when posting ends has its messages to
+	// deliver: the grace period runs from the new server's readiness.
+	var restart *restartReport
+	if restarted != nil {
+		restart = <-restarted
+		if restart != nil && restart.ready.After(windowEnd) {
+			windowEnd = restart.ready
+		}
+	}
 	sh.cutoff.Store(windowEnd.Add(cfg.Grace).UnixNano())
 
 	t = time.Now()
 	drain(ctx, streams, want, windowEnd.Add(cfg.Grace))
 	phase("drain", t)
-	end, _ := server.sample()
+	var end procSample
+	if restart == nil {
+		end, _ = server.sample()
+	} else if restart.NewPID != 0 {
+		if s, err := readProc(strconv.Itoa(restart.NewPID)); err == nil {
+			restart.NewServer = &s
+		}
+	}
 	if self, err := readProc("self"); err == nil {
 		rep.Client = clientReport{CPUSeconds: self.CPUSeconds, RSSKiB: self.RSSKiB}
 	}
@@ -132,6 +160,13 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 		rep.Deliveries.PerSecond = float64(deliveries) / span.Seconds()
 	}
 	rep.Server = server.report(before, idle, end, open, deliveries)
+	if sh.storm != nil {
+		rep.Storm = stormReportOf(streams, sh.storm, restart, time.Now())
+	}
+	if restart != nil {
+		rep.Server = nil
+		rep.Notes = append(rep.Notes, "the server was restarted: per-stream memory and CPU per delivery are not reported (see the restart's new_server)")
+	}
 	if rep.Server != nil && cfg.Senders == 0 {
 		rep.Notes = append(rep.Notes, "the server's growth and CPU include every process's streams: divide by all of them, not this process's")
 	}

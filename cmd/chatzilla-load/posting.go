@@ -13,6 +13,11 @@ import (
 // run with flood control left on still ends in bounded time.
 const maxRetryAfter = 10 * time.Second
 
+// refusedPostWait is how soon, in a storm, a post refused at connect (nothing
+// listens: the server is restarting) is tried again. Nothing was sent, so a
+// retry cannot store the message twice.
+const refusedPostWait = 50 * time.Millisecond
+
 // postResult is one sender's account of its posts.
 type postResult struct {
 	accepted bitset
@@ -28,7 +33,9 @@ type postResult struct {
 // answers, so a slow server shows as post latency and a late finish instead
 // of quietly lowering the rate. Each sender posts one message at a time, like
 // a person; one that falls behind posts its overdue messages back to back.
-func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, senders []*user, total int, rate float64) []*postResult {
+// A post refused at connect is tried again for up to retryRefused (0: not at
+// all).
+func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, senders []*user, total int, rate float64, retryRefused time.Duration) []*postResult {
 	results := make([]*postResult, len(senders))
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -43,7 +50,7 @@ func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, sen
 						return
 					}
 				}
-				r.post(ctx, c, base, u.cookie, run, s, k)
+				r.post(ctx, c, base, u.cookie, run, s, k, retryRefused)
 			}
 		})
 	}
@@ -51,12 +58,24 @@ func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, sen
 	return results
 }
 
-func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, cookie, run string, sender, seq int) {
+// post sends message seq. Post latency runs from the first try; a retried
+// post carries the send time of the try that reached the server, so that its
+// delivery latency is the server's and not the restart's.
+func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, cookie, run string, sender, seq int, retryRefused time.Duration) {
 	r.attempts++
-	sent := time.Now()
-	text := encodeMessage(run, sender, seq, sent.UnixNano())
-	resp, err := postForm(ctx, c, base.JoinPath("messages"), cookie, url.Values{"message": {text}}, true)
-	r.last = time.Now()
+	first := time.Now()
+	var resp *http.Response
+	var err error
+	for {
+		text := encodeMessage(run, sender, seq, time.Now().UnixNano())
+		resp, err = postForm(ctx, c, base.JoinPath("messages"), cookie, url.Values{"message": {text}}, true)
+		r.last = time.Now()
+		if err == nil || errorKind(err) != "refused" || r.last.Sub(first) >= retryRefused ||
+			!sleepUntil(ctx, r.last.Add(refusedPostWait)) {
+			break
+		}
+		r.statuses["refused, retried"]++
+	}
 	if err != nil {
 		r.failed++
 		r.statuses[errorKind(err)]++
@@ -70,7 +89,7 @@ func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, co
 		}
 		return
 	}
-	r.latency.record(r.last.Sub(sent))
+	r.latency.record(r.last.Sub(first))
 	r.accepted.add(seq)
 }
 
@@ -78,7 +97,11 @@ func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, co
 // processes what was posted.
 func post(ctx context.Context, c *http.Client, cfg config, senders []*user) (*postReport, bitset, time.Time) {
 	started := time.Now()
-	results := postAll(ctx, c, cfg.URL, cfg.Run, senders, cfg.Messages, cfg.Rate)
+	var retryRefused time.Duration
+	if cfg.Storm {
+		retryRefused = cfg.Timeout
+	}
+	results := postAll(ctx, c, cfg.URL, cfg.Run, senders, cfg.Messages, cfg.Rate, retryRefused)
 	pr := &postReport{Planned: cfg.Messages, Statuses: map[string]int{}}
 	var accepted bitset
 	var lat histogram

@@ -19,6 +19,7 @@ type report struct {
 	Streams    streamReport     `json:"streams"`
 	Posts      *postReport      `json:"posts,omitempty"` // nil with -senders 0
 	Deliveries deliveryReport   `json:"deliveries"`
+	Storm      *stormReport     `json:"storm,omitempty"`  // with -storm
 	Server     *serverReport    `json:"server,omitempty"` // with -pid
 	Client     clientReport     `json:"client"`
 	PhasesMS   map[string]int64 `json:"phases_ms"`
@@ -128,6 +129,9 @@ func (r *report) writeTable(w io.Writer) error {
 		row("delivery latency", "%s", lat(d.Latency))
 		row("deliveries/s", "%.0f", d.PerSecond)
 	}
+	if r.Storm != nil {
+		r.writeStorm(row, lat)
+	}
 	if sv := r.Server; sv != nil {
 		row("server pid", "%d", sv.PID)
 		row("server RSS", "%s before streams, %s open and idle, %s at end", mib(sv.Before.RSSKiB), mib(sv.Open.RSSKiB), mib(sv.End.RSSKiB))
@@ -152,6 +156,42 @@ func (r *report) writeTable(w io.Writer) error {
 	return tw.Flush()
 }
 
+// writeStorm adds the -storm rows to the table.
+func (r *report) writeStorm(row func(name, format string, args ...any), lat func(latencies) string) {
+	st := r.Storm
+	if rs := st.Restart; rs != nil {
+		switch {
+		case rs.Error != "":
+			row("restart", "SIGTERM to %d %s into posting: %s", rs.PID, msText(rs.AtMS), rs.Error)
+		default:
+			pid := ""
+			if rs.NewPID != 0 {
+				pid = fmt.Sprintf(" (new pid %d)", rs.NewPID)
+			}
+			row("restart", "SIGTERM to %d %s into posting; it exited or stopped listening %s later; /healthz answered %s after SIGTERM%s",
+				rs.PID, msText(rs.AtMS), msText(rs.StoppedMS), msText(rs.ReadyMS), pid)
+		}
+		if ns := rs.NewServer; ns != nil {
+			row("new server", "%s RSS, %.2f s CPU at end", mib(ns.RSSKiB), ns.CPUSeconds)
+		}
+	}
+	row("reconnects", "%d: %d streams reconnected, %d more than once, at most %d per stream; %d not back at the end",
+		st.Reconnects, st.StreamsBack, st.StreamsBackAgain, st.MaxPerStream, st.NotBack)
+	from := "from the disconnect"
+	if st.LatencyFrom == "readiness" {
+		from = "from /healthz answering, for streams that ended after SIGTERM"
+	}
+	row("reconnect latency", "%s  (%s; delay %s, %d streams waited the server's retry:)", lat(st.Latency), from, st.ReconnectDelay, st.ServerRetry)
+	row("since disconnect", "%s", lat(st.SinceDisconnect))
+	row("replay failures", "%d (%s); reconnects with no answer: %s", st.ReplayFailures, countText(st.ReplayStatuses), countText(st.ConnectErrors))
+	calm := "every stream caught up"
+	if !st.Calmed {
+		calm = "still raging at the end"
+	}
+	row("storm", "%s, %s; %d deliveries during it", msText(st.DurationMS), calm, st.Deliveries)
+	row("storm delivery latency", "%s", lat(st.DeliveryLatency))
+}
+
 func msText(v float64) string {
 	if v >= 1000 {
 		return fmt.Sprintf("%.2fs", v/1000)
@@ -170,6 +210,14 @@ func statusText(m map[string]int) string {
 		return "none sent"
 	}
 	return strings.Join(parts, " ")
+}
+
+// countText is statusText for counts of things that went wrong.
+func countText(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	return statusText(m)
 }
 
 // phaseOrder is the order phases happen in.
@@ -225,6 +273,12 @@ func failures(cfg config, r *report) []string {
 	add(d.Malformed, "malformed payloads")
 	add(r.Streams.FailedToOpen, "streams failed to open")
 	add(r.Streams.GivenUp, "streams dropped for good")
+	if st := r.Storm; st != nil {
+		add(st.NotBack, "streams not back after the storm")
+		if st.Restart != nil && st.Restart.Error != "" {
+			f = append(f, "restart: "+st.Restart.Error)
+		}
+	}
 	if p := r.Posts; p != nil {
 		if !cfg.AllowFailed {
 			add(p.Failed, "posts failed")

@@ -1,6 +1,9 @@
 package main
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // sseItem is one thing read from a text/event-stream: an event, or a
 // comment (": connected", ": heartbeat"). Its slices are only valid during
@@ -17,6 +20,10 @@ type sseItem struct {
 // online" panel listing thousands of people, say) cannot carry a load-test
 // message, so they are skipped rather than held in memory for every stream.
 const maxSSELine = 64 << 10
+
+// maxRetryField bounds a retry: field, so a huge value cannot overflow a
+// Duration.
+const maxRetryField = time.Hour
 
 // keepLongBuffer is the most a parser keeps allocated for long lines between
 // them, so that one long message does not cost every stream 64 KiB for good.
@@ -37,11 +44,16 @@ type sseParser struct {
 	partial  []byte // the start of an unfinished line
 	skipping bool   // the unfinished line is too long: drop it to its end
 	skipped  int    // lines longer than maxSSELine, dropped
+	// retry is the reconnection time the last retry: field set; hasRetry
+	// says whether there was one. It applies when the field is read, not
+	// when an event ends, as in EventSource.
+	retry    time.Duration
+	hasRetry bool
 }
 
 // feed parses b and calls emit for every comment and complete event, in
-// order. Fields other than id and data (event, retry) are ignored: Chatzilla
-// only sends messages.
+// order. The event field is ignored (Chatzilla only sends messages); retry
+// is kept in p.retry for the stream's next reconnect.
 func (p *sseParser) feed(b []byte, emit func(sseItem)) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
@@ -99,6 +111,12 @@ func (p *sseParser) line(line []byte) (sseItem, bool) {
 		p.id, p.hasID = append(p.id[:0], value...), true
 	case "data":
 		p.data = append(append(p.data, value...), '\n')
+	case "retry":
+		// Only ASCII digits, as EventSource requires; anything else is
+		// ignored. A value past an hour is clamped: no storm waits that long.
+		if ms, rest, ok := leadingNumber(value); ok && len(rest) == 0 {
+			p.retry, p.hasRetry = time.Duration(min(ms, maxRetryField.Milliseconds()))*time.Millisecond, true
+		}
 	}
 	return sseItem{}, false
 }

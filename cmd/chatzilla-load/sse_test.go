@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSSEParser(t *testing.T) {
@@ -94,6 +95,30 @@ func TestSSEParser(t *testing.T) {
 					t.Errorf("%s (pieces of %d): item %d = %.200q, want %.200q", tt.name, size, i, fmt.Sprint(got[i]), fmt.Sprint(tt.want[i]))
 				}
 			}
+		}
+	}
+}
+
+// A retry: field sets the reconnection time when it is read, whether or not
+// an event follows; a value that is not all digits is ignored.
+func TestSSERetryField(t *testing.T) {
+	tests := []struct {
+		stream string
+		want   time.Duration
+		has    bool
+	}{
+		{stream: ": connected\n\n", has: false},
+		{stream: "retry: 2500\n\n", want: 2500 * time.Millisecond, has: true},
+		{stream: "retry:0\nid: 1\ndata: x\n\n", want: 0, has: true},
+		{stream: "retry: 300\n\nretry: 1.5\nretry: -1\nretry: 5s\nretry:\n\n", want: 300 * time.Millisecond, has: true},
+		{stream: "retry: 99999999999999999\n\n", want: maxRetryField, has: true},
+		{stream: "retry: 99999999999999999999999\n\n", has: false}, // beyond int64: not a number it can read
+	}
+	for _, tt := range tests {
+		var p sseParser
+		p.feed([]byte(tt.stream), func(sseItem) {})
+		if p.retry != tt.want || p.hasRetry != tt.has {
+			t.Errorf("%q: retry %s (%v), want %s (%v)", tt.stream, p.retry, p.hasRetry, tt.want, tt.has)
 		}
 	}
 }

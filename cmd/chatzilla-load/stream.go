@@ -52,6 +52,7 @@ type streamShared struct {
 	connect shardedHistogram
 	cutoff  atomic.Int64            // end of the grace period, unix nanos; 0 until posting ends
 	end     atomic.Pointer[payload] // the poster's end marker, once any stream sees it
+	storm   *storm                  // -storm: how streams reconnect, and what the storm did; nil otherwise
 }
 
 func newStreamShared(cfg config) *streamShared {
@@ -69,7 +70,12 @@ func newStreamShared(cfg config) *streamShared {
 			pollers = append(pollers, p)
 		}
 	}
+	var st *storm
+	if cfg.Storm {
+		st = newStorm(cfg.ReconnectMin, cfg.ReconnectMax)
+	}
 	return &streamShared{
+		storm:   st,
 		pollers: pollers,
 		addr:    net.JoinHostPort(cfg.URL.Hostname(), port),
 		host:    cfg.URL.Host,
@@ -96,11 +102,14 @@ type stream struct {
 	oversized   int // event lines too long to be a message, skipped
 	lastEventID []byte
 	err         error // why it never opened, or why it was given up
+	resuming    resuming
 }
 
 // run opens the stream, calls opened once the first connect has succeeded or
 // failed, then reads until ctx ends, reconnecting with Last-Event-ID whenever
-// the server ends the stream, as a browser's EventSource does.
+// the server ends the stream, as a browser's EventSource does: with -storm
+// after the reconnection time and for as long as it takes, otherwise at once
+// and with backoff, up to reconnectAttempts.
 func (s *stream) run(ctx context.Context, opened func()) {
 	c, err := s.connectRetrying(ctx, openAttempts)
 	if err != nil {
@@ -116,6 +125,15 @@ func (s *stream) run(ctx context.Context, opened func()) {
 		s.oversized += c.events.skipped
 		if ctx.Err() != nil {
 			return
+		}
+		if s.shared.storm != nil {
+			if c.events.hasRetry {
+				s.resuming.retry, s.resuming.hasRetry = c.events.retry, true
+			}
+			if c = s.resume(ctx); c == nil {
+				return // the run ended
+			}
+			continue
 		}
 		s.reconnects++
 		if c, err = s.connectRetrying(ctx, reconnectAttempts); err != nil {
@@ -174,7 +192,7 @@ func (c *streamConn) close() {
 func (s *stream) connectRetrying(ctx context.Context, attempts int) (*streamConn, error) {
 	backoff := 100 * time.Millisecond
 	for i := 1; ; i++ {
-		c, err := s.connect(ctx)
+		c, err := s.connect(ctx, true)
 		if err == nil || i == attempts || !sleepUntil(ctx, time.Now().Add(backoff)) {
 			return c, err
 		}
@@ -188,15 +206,19 @@ func (s *stream) connectRetrying(ctx context.Context, attempts int) (*streamConn
 // buffers, about twice the memory and three goroutines per stream (so many
 // idle streams would cost the load client more than the server). The stream counts as open
 // once the server's first comment arrives, since the server subscribes to
-// new messages before it sends anything.
-func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
+// new messages before it sends anything. bounded makes it wait its turn
+// among -concurrency connects in flight; a storm's reconnects do not, since a
+// crowd of browsers has no such limit.
+func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err error) {
 	sh := s.shared
-	select {
-	case sh.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if bounded {
+		select {
+		case sh.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sh.sem }()
 	}
-	defer func() { <-sh.sem }()
 	started := time.Now()
 	dialCtx, cancel := context.WithTimeout(ctx, sh.timeout)
 	defer cancel()
@@ -244,7 +266,7 @@ func (s *stream) connect(ctx context.Context) (_ *streamConn, err error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /events: %s", resp.Status)
+		return nil, &statusError{code: resp.StatusCode, status: resp.Status}
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return nil, fmt.Errorf("GET /events: content type %q, not an event stream", ct)
@@ -317,7 +339,13 @@ func (s *stream) handle(item sseItem, now time.Time) {
 	}
 	id, _, _ := leadingNumber(item.id)
 	at := now.UnixNano()
+	if sh.storm != nil {
+		s.resuming.caughtUp(sh.storm, p.sent)
+	}
 	if s.tally.record(id, p.seq, p.sent, at, sh.cutoff.Load()) == delivered {
 		sh.latency.record(s.index, time.Duration(at-p.sent))
+		if sh.storm != nil && sh.storm.raging() {
+			sh.storm.latency.record(s.index, time.Duration(at-p.sent))
+		}
 	}
 }
