@@ -67,7 +67,8 @@ type Pipeline struct {
 	heartbeat    time.Duration
 	unverified   bool
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
-	open         atomic.Int64 // streams open
+	open         atomic.Int64           // streams open
+	online       atomic.Pointer[[]byte] // who is online, framed: see onlineFrame
 	// retrySpread is how long, at most, streams ended by Close tell their
 	// clients to wait before reconnecting (see Close).
 	retrySpread atomic.Int64

@@ -38,23 +38,41 @@ func (p *publisher) publish(m store.Message) error {
 	return nil
 }
 
-// publishPresence tells every stream who joined or left.
+// publishPresence tells every stream who joined or left. It also keeps who
+// is online now, framed with the names, for the pages that reconnect until
+// the next change (see onlineFrame): a crowd reconnecting after a restart
+// must not cost a names read each.
 func (p *Pipeline) publishPresence(c presence.Change) error {
-	frame, err := p.presenceFrame(c)
+	names := p.readNames(c.Online)
+	frame, err := presenceFrame(c, names, p.unverified)
 	if err != nil {
 		return err
 	}
+	online, err := presenceFrame(presence.Change{Online: c.Online}, names, p.unverified)
+	if err != nil {
+		return err
+	}
+	p.online.Store(&online)
 	p.hub.Publish(hub.Event{Frame: frame})
 	return nil
 }
 
-// presenceFrame is c as an event, with the display names of the people the
-// panel lists. Without the names (the store is slow or down) it shows
-// addresses: the list matters more than the names.
-func (p *Pipeline) presenceFrame(c presence.Change) ([]byte, error) {
+// onlineFrame is who is online, for a page that reconnected: as of the last
+// change, with names, or, before any change, as the roster has it now.
+func (p *Pipeline) onlineFrame() ([]byte, error) {
+	if f := p.online.Load(); f != nil {
+		return *f, nil
+	}
+	return presenceFrame(presence.Change{Online: p.roster.Online()}, nil, p.unverified)
+}
+
+// readNames are the display names of the people the panel lists. Without
+// them (the store is slow or down) it shows addresses: the list matters
+// more than the names.
+func (p *Pipeline) readNames(online []string) map[string]string {
 	var names map[string]string
 	if p.names != nil {
-		shown := c.Online[:min(len(c.Online), views.MaxPeopleShown)]
+		shown := online[:min(len(online), views.MaxPeopleShown)]
 		ctx, cancel := context.WithTimeout(context.Background(), namesTimeout)
 		var err error
 		if names, err = p.names(ctx, shown); err != nil {
@@ -62,7 +80,7 @@ func (p *Pipeline) presenceFrame(c presence.Change) ([]byte, error) {
 		}
 		cancel()
 	}
-	return presenceFrame(c, names, p.unverified)
+	return names
 }
 
 // namesTimeout bounds the names read for one presence update, which runs on

@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
 )
 
@@ -64,7 +63,7 @@ type page struct {
 // sendOnline sends who is online now. It returns why the stream must end,
 // "" if it may go on.
 func (st *Stream) sendOnline() (why string) {
-	people, err := st.p.presenceFrame(presence.Change{Online: st.p.roster.Online()})
+	people, err := st.p.onlineFrame()
 	if err != nil {
 		st.log.Error("rendering who is online", "err", err)
 		return "render failed"
