@@ -123,9 +123,10 @@ func (p *Pipeline) startReplay(after int64) (replayStart, error) {
 	if published-after > int64(p.maxReplay) {
 		return replayStart{reload: true, page: page{last: published}}, nil
 	}
-	if inMemory {
-		return replayStart{page: page{frames: frames, last: max(after, published)}}, nil
-	}
+	// The newest stored, read once for a crowd resuming together (see
+	// shared). Memory is trusted only up to it: a message stored but not
+	// published here (by the process this one replaced, still finishing
+	// its last posts on the same SQLite file) is read from the store.
 	v, err := p.shared(fmt.Sprintf("newest, published %d", published), func(ctx context.Context) (any, error) {
 		newest, err := p.history.RecentMessages(ctx, 1)
 		if err != nil || len(newest) == 0 {
@@ -136,7 +137,11 @@ func (p *Pipeline) startReplay(after int64) (replayStart, error) {
 	if err != nil {
 		return replayStart{}, err
 	}
-	if newest := v.(int64); newest-after > int64(p.maxReplay) {
+	newest := v.(int64)
+	if inMemory && newest <= published {
+		return replayStart{page: page{frames: frames, last: max(after, published)}}, nil
+	}
+	if newest-after > int64(p.maxReplay) {
 		return replayStart{reload: true, page: page{last: newest}}, nil
 	}
 	pg, err := p.storedPage(after, nil, published)
