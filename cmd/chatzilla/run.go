@@ -213,13 +213,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// them (they are hijacked): end them first and wait for them to close
 	// (browsers reconnect, to another instance if there is one), then let
 	// the remaining requests finish.
+	// Stop taking connections first: pages then reconnect to the process
+	// that replaces this one (or to another instance) instead of to this
+	// one, which would refuse them while its streams end.
+	if err := ln.Close(); err != nil {
+		log.Warn("shutdown: closing the listener", "err", err)
+	}
 	live.Close()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := live.Wait(shutdownCtx); err != nil {
 		log.Error("shutdown: streams still open were cut off", "err", err)
 	}
-	if err := srv.Shutdown(shutdownCtx); err != nil {
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, net.ErrClosed) { // the listener is closed already
 		log.Error("shutdown: requests still running were cut off", "err", err)
 		_ = srv.Close()
 	}
