@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -53,11 +52,7 @@ func (s *server) createMessage(c echo.Context) error {
 	// A refused message keeps its key: if an earlier try of it did reach
 	// the store, sending it again must not post it twice.
 	refuse := func(status int, reason string) error {
-		if key == "" {
-			key = newKey()
-		}
-		composer := views.Composer{Text: strings.ToValidUTF8(typed, "\uFFFD"), Key: key, Error: reason, Autofocus: true, MaxLength: s.MaxMessageLength}
-		return s.renderRefused(c, status, composer)
+		return s.renderRefused(c, status, s.refusedComposer(typed, key, reason))
 	}
 	if reason != "" {
 		return refuse(status, reason)
@@ -96,7 +91,7 @@ func (s *server) createMessage(c echo.Context) error {
 		if errors.Is(err, store.ErrOutcomeUnknown) {
 			return refuse(http.StatusServiceUnavailable, "Your message may not have been sent: Chatzilla lost its connection to the database. Send it again; it will not appear twice.")
 		}
-		return refuse(http.StatusServiceUnavailable, "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment.")
+		return refuse(http.StatusServiceUnavailable, notSaved)
 	}
 
 	if isHTMX(c) {

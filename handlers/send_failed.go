@@ -26,11 +26,11 @@ func (s *server) renderSendFailed(c echo.Context, p views.Problem) error {
 	// message was not sent.
 	switch {
 	case p.Status == http.StatusServiceUnavailable:
-		p.Message = "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment."
+		p.Message = notSaved
 	case p.Status >= 500:
 		p.Message = "Your message was not sent: something went wrong on our side. Try again."
 	}
-	return s.renderRefused(c, p.Status, sentComposer(c, p.Message))
+	return s.renderRefused(c, p.Status, s.sentComposer(c, p.Message))
 }
 
 // renderRefused answers a send with composer, which says why it was refused.
@@ -49,18 +49,27 @@ func (s *server) renderRefused(c echo.Context, status int, composer views.Compos
 	return render(c, status, views.SendFailedPage(s.page, p, composer))
 }
 
-// sentComposer is the composer as the person sent it, with reason shown and
-// the same one-time key, so that sending it again cannot post it twice. It
+// notSaved is why a message was not sent when the store failed.
+const notSaved = "Your message was not sent: Chatzilla can't save messages right now. Try again in a moment."
+
+// sentComposer is the composer as the person sent it, with reason shown. It
 // reads the form only if the handler already did: a body the body limit
 // refused (413) or the cross-origin check never read (403) is not read here
 // either, and the page's script puts the text and key back instead.
-func sentComposer(c echo.Context, reason string) views.Composer {
+func (s *server) sentComposer(c echo.Context, reason string) views.Composer {
 	var text, key string
 	if form := c.Request().PostForm; form != nil {
 		text, key = form.Get("message"), form.Get("key")
 	}
+	return s.refusedComposer(text, key, reason)
+}
+
+// refusedComposer is a composer holding text again, with reason shown and
+// the same one-time key (a new one if it had none that this server made),
+// so that sending it again cannot post it twice.
+func (s *server) refusedComposer(text, key, reason string) views.Composer {
 	if key == "" || !validKey(key) {
 		key = newKey()
 	}
-	return views.Composer{Text: strings.ToValidUTF8(text, "\uFFFD"), Key: key, Error: reason, Autofocus: true}
+	return views.Composer{Text: strings.ToValidUTF8(text, "\uFFFD"), Key: key, Error: reason, Autofocus: true, MaxLength: s.MaxMessageLength}
 }
