@@ -25,7 +25,6 @@ type MessageStore interface {
 	// AddMessageAs stores a message unless the sender has one stored
 	// under key already ("" is no key).
 	AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error)
-	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
 	Ping(ctx context.Context) error
@@ -188,11 +187,7 @@ func seeOther(c echo.Context, to string) error {
 func messageViews(ms []store.Message) []views.Message {
 	vs := make([]views.Message, len(ms))
 	for i, m := range ms {
-		vs[i] = messageView(m)
+		vs[i] = stream.View(m)
 	}
 	return vs
-}
-
-func messageView(m store.Message) views.Message {
-	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt, Name: m.SenderName, Verified: m.Verified}
 }

@@ -48,21 +48,22 @@ func (s *server) stream(c echo.Context) error {
 			s.streams.release(me.SessionID, address)
 		},
 	})
+	if err != nil {
+		// Nothing was written: the stream's place is given back here, as
+		// OnClose would have.
+		s.streams.release(me.SessionID, address)
+	}
 	switch {
 	case errors.Is(err, stream.ErrClosed):
-		s.streams.release(me.SessionID, address)
 		return problem(http.StatusServiceUnavailable, "Chatzilla is restarting. Reconnecting…")
 	case errors.Is(err, stream.ErrReplayFailed):
 		// Nothing was sent yet: a clean refusal, which the browser's
 		// reconnect retries, rather than a stream that opens and closes.
-		s.streams.release(me.SessionID, address)
 		return storeUnavailable(err, "The messages you missed cannot be loaded right now. Reconnecting…")
 	case errors.Is(err, stream.ErrNeedsHTTP1):
-		s.streams.release(me.SessionID, address)
 		s.Logger.Warn("stream refused: the connection cannot be taken over", "proto", c.Request().Proto, "err", err)
 		return problem(http.StatusHTTPVersionNotSupported, "The live message stream needs HTTP/1.1.")
 	case err != nil:
-		s.streams.release(me.SessionID, address)
 		return err
 	}
 	s.sessionStreams.add(me.SessionID, st) // so that leaving ends it

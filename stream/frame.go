@@ -23,11 +23,11 @@ import (
 func MessageFrame(prev *store.Message, m store.Message) ([]byte, error) {
 	var before *views.Message
 	if prev != nil {
-		v := view(*prev)
+		v := View(*prev)
 		before = &v
 	}
 	var html bytes.Buffer
-	if err := views.MessageItem(view(m).InLog(before)).Render(context.Background(), &html); err != nil {
+	if err := views.MessageItem(View(m).InLog(before)).Render(context.Background(), &html); err != nil {
 		return nil, err
 	}
 	return encodeEvent(m.ID, html.Bytes()), nil
@@ -116,7 +116,8 @@ func presenceFrame(c presence.Change, names map[string]string, unverified bool) 
 	return encodeEvent(0, html.Bytes()), nil
 }
 
-// view is m as the views show it.
-func view(m store.Message) views.Message {
+// View is m as the views show it: the one mapping, for the page's history
+// and for every stream, so both render a message alike.
+func View(m store.Message) views.Message {
 	return views.Message{ID: m.ID, Sender: m.Sender, Content: m.Content, SentAt: m.CreatedAt, Name: m.SenderName, Verified: m.Verified}
 }
