@@ -88,32 +88,39 @@ func retryFrame(wait time.Duration) []byte {
 // named one by one; more become one "N people joined" line.
 const maxNamedNotices = 5
 
-// presenceFrame is one event telling streams who joined or left: notices for
-// the list, and the new "who's online" panel swapped in out of band. Its size
-// is bounded whatever the crowd, since it goes to every stream.
-func presenceFrame(c presence.Change, names map[string]string, unverified bool) ([]byte, error) {
-	var html bytes.Buffer
+// presenceFrames are the events telling streams who joined or left: change
+// has notices for the list and the new "who's online" panel, swapped in out
+// of band; online has the panel alone, for a page that reconnects. The
+// panel is rendered once for both. Their size is bounded whatever the
+// crowd, since they go to every stream.
+func presenceFrames(c presence.Change, names map[string]string, unverified bool) (change, online []byte, err error) {
+	var notices, panel bytes.Buffer
 	ctx := context.Background()
 	for _, group := range []struct {
 		emails []string
 		event  string
 	}{{c.Joined, "joined"}, {c.Left, "left"}} {
 		if len(group.emails) > maxNamedNotices {
-			if err := views.NoticeItem(views.Notice{Count: len(group.emails), Event: group.event}).Render(ctx, &html); err != nil {
-				return nil, err
+			if err := views.NoticeItem(views.Notice{Count: len(group.emails), Event: group.event}).Render(ctx, &notices); err != nil {
+				return nil, nil, err
 			}
 			continue
 		}
 		for _, e := range group.emails {
-			if err := views.NoticeItem(views.Notice{Email: e, Event: group.event}).Render(ctx, &html); err != nil {
-				return nil, err
+			if err := views.NoticeItem(views.Notice{Email: e, Event: group.event}).Render(ctx, &notices); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
-	if err := views.PeoplePanel(views.People{Online: c.Online, Names: names, Unverified: unverified}, true).Render(ctx, &html); err != nil {
-		return nil, err
+	if err := views.PeoplePanel(views.People{Online: c.Online, Names: names, Unverified: unverified}, true).Render(ctx, &panel); err != nil {
+		return nil, nil, err
 	}
-	return encodeEvent(0, html.Bytes()), nil
+	online = encodeEvent(0, panel.Bytes())
+	if notices.Len() == 0 {
+		return online, online, nil
+	}
+	notices.Write(panel.Bytes())
+	return encodeEvent(0, notices.Bytes()), online, nil
 }
 
 // View is m as the views show it: the one mapping, for the page's history

@@ -43,12 +43,7 @@ func (p *publisher) publish(m store.Message) error {
 // the next change (see onlineFrame): a crowd reconnecting after a restart
 // must not cost a names read each.
 func (p *Pipeline) publishPresence(c presence.Change) error {
-	names := p.readNames(c.Online)
-	frame, err := presenceFrame(c, names, p.unverified)
-	if err != nil {
-		return err
-	}
-	online, err := presenceFrame(presence.Change{Online: c.Online}, names, p.unverified)
+	frame, online, err := presenceFrames(c, p.readNames(c.Online), p.unverified)
 	if err != nil {
 		return err
 	}
@@ -63,7 +58,8 @@ func (p *Pipeline) onlineFrame() ([]byte, error) {
 	if f := p.online.Load(); f != nil {
 		return *f, nil
 	}
-	return presenceFrame(presence.Change{Online: p.roster.Online()}, nil, p.unverified)
+	_, online, err := presenceFrames(presence.Change{Online: p.roster.Online()}, nil, p.unverified)
+	return online, err
 }
 
 // readNames are the display names of the people the panel lists. Without
