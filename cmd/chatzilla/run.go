@@ -31,6 +31,7 @@ const shutdownTimeout = 8 * time.Second
 type appStore interface {
 	handlers.MessageStore
 	handlers.SessionRecords
+	stream.History
 	handlers.SignInStore
 	handlers.PeopleStore
 	stream.Broker
