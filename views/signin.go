@@ -1,7 +1,5 @@
 package views
 
-import "strconv"
-
 // CheckInbox is the page after a sign-in link was asked for.
 type CheckInbox struct {
 	Email  string // the full address, for "Send another link"
@@ -25,6 +23,3 @@ type Profile struct {
 	// MaxLength is the longest name, in characters.
 	MaxLength int
 }
-
-// MaxLengthAttr is MaxLength for the input's maxlength attribute.
-func (f Profile) MaxLengthAttr() string { return strconv.Itoa(f.MaxLength) }
