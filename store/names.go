@@ -28,18 +28,7 @@ func (s *SQLite) DisplayNames(ctx context.Context, emails []string) (map[string]
 		return nil, fmt.Errorf("store: display names: %w", err)
 	}
 	defer rows.Close()
-	names := make(map[string]string)
-	for rows.Next() {
-		var email, name string
-		if err := rows.Scan(&email, &name); err != nil {
-			return nil, fmt.Errorf("store: display names: %w", err)
-		}
-		names[email] = name
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: display names: %w", err)
-	}
-	return names, nil
+	return scanNames(rows)
 }
 
 // DisplayNames returns the display names of those of emails who have one,
@@ -48,12 +37,21 @@ func (p *Postgres) DisplayNames(ctx context.Context, emails []string) (map[strin
 	if len(emails) > maxNamesAsked {
 		return nil, fmt.Errorf("store: display names: %d addresses, at most %d", len(emails), maxNamesAsked)
 	}
-	names := make(map[string]string)
 	rows, err := p.pool.Query(ctx, `SELECT email, name FROM people WHERE name != '' AND email = ANY($1)`, emails)
 	if err != nil {
 		return nil, fmt.Errorf("store: display names: %w", err)
 	}
 	defer rows.Close()
+	return scanNames(rows)
+}
+
+// scanNames reads (email, name) rows, from either engine.
+func scanNames(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) (map[string]string, error) {
+	names := make(map[string]string)
 	for rows.Next() {
 		var email, name string
 		if err := rows.Scan(&email, &name); err != nil {
