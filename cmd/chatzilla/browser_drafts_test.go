@@ -64,7 +64,7 @@ func TestBrowserDraftSurvivesStoreDown(t *testing.T) {
 
 	db.restore()
 	sent := time.Now()
-	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.pressEnter()
 	alice.waitForEmptyFocusedComposer(sent)
 	// The store's follower, which broadcasts, reconnects with back-off.
 	alice.waitUntil(reconnectDeadline, "the message, once", func() string {
@@ -91,14 +91,14 @@ func TestBrowserDraftSurvivesNetworkDown(t *testing.T) {
 		t.Fatalf("stopping chatzilla: %v", err)
 	}
 	alice.do(chromedp.SendKeys(chromedp.CSS("#message"), "Anyone there?"))
-	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.pressEnter()
 	alice.waitForKeptDraft("Anyone there?", "Not sent.")
 	if !evaluate[bool](alice, `(b => b !== null && b.textContent === "Retry")(document.querySelector("#not-sent button"))`) {
 		t.Fatalf("no Retry button next to Not sent: %s", alice.composerHTML())
 	}
 
 	// Enter tries again while the server is still away.
-	alice.do(chromedp.KeyEvent(kb.Enter))
+	alice.pressEnter()
 	alice.waitUntil(liveDeadline, "a second attempt", func() string {
 		if n := evaluate[int](alice, `window.chatzillaSends`); n != 2 {
 			return fmt.Sprintf("the page made %d sends, want 2", n)

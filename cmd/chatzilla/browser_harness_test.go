@@ -265,6 +265,23 @@ func (p *browserPerson) prefersColourScheme(scheme string) {
 	}
 }
 
+// pressEnter presses Enter in the focused element as a keyboard does: one
+// key down, one key up. chromedp.KeyEvent(kb.Enter) also sends the key's
+// character as an event of its own, which can arrive after a send that
+// failed at once has swapped in a new composer, and put a line break in it:
+// a thing no keyboard does.
+func (p *browserPerson) pressEnter() {
+	p.t.Helper()
+	for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp} {
+		_, err := chromedp.Call(p.ctx, input.DispatchKeyEvent, input.DispatchKeyEventParams{
+			Type: typ, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13,
+		})
+		if err != nil {
+			p.t.Fatalf("%s presses Enter: %v", p.name, err)
+		}
+	}
+}
+
 // setWindowState minimises or restores the window of p's tab.
 func (p *browserPerson) setWindowState(state browser.WindowState) {
 	p.t.Helper()
