@@ -3,9 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/chatzilla/chatzilla/presence"
 	"github.com/chatzilla/chatzilla/store"
@@ -72,17 +70,6 @@ const reloadEvent = "chatzilla-reload"
 // that shows it as it is.
 var reloadFrame = append([]byte("event: "+reloadEvent+"\n"),
 	encodeEvent(0, []byte(`<li class="notice reload"><a href="/">You missed messages while away. Reload to see them.</a></li>`))...)
-
-// retryEvent names the event that carries the retry field sent on shutting
-// down. Nothing listens for it: htmx's SSE extension reads the retry field
-// only from an event with data or a name, and skips any other (EventSource
-// reads it from any).
-const retryEvent = "chatzilla-retry"
-
-// retryFrame tells the browser to wait before reconnecting.
-func retryFrame(wait time.Duration) []byte {
-	return fmt.Appendf(nil, "retry: %d\nevent: %s\n\n", wait.Milliseconds(), retryEvent)
-}
 
 // maxNamedNotices is how many arrivals or departures in one update are
 // named one by one; more become one "N people joined" line.

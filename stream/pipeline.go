@@ -69,9 +69,6 @@ type Pipeline struct {
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64           // streams open
 	online       atomic.Pointer[[]byte] // who is online, framed: see onlineFrame
-	// retrySpread is how long, at most, streams ended by Close tell their
-	// clients to wait before reconnecting (see Close).
-	retrySpread atomic.Int64
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -188,22 +185,11 @@ func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 // to another instance if there is one, and catch up from its memory or the
 // store.
 //
-// Each stream is first sent an SSE retry field (see retryFrame): how long
-// its browser waits before reconnecting, picked at random up to a spread
-// that grows with the number of streams, one second for every
-// retryStreamsPerSecond of them, at least minRetrySpread and at most
-// maxRetrySpread. Without it every browser reconnects within the same
-// 100 ms, and the new process meets the whole crowd at once, while it is
-// starting; spread, it meets a steady rate it can serve as it comes. The
-// spread stays short (seconds), since each page is out of date until it is
-// back, and is capped so that no page waits long even on a huge instance
-// (htmx's SSE extension also keeps the wait as the base of that page's later
-// reconnects, which it doubles on each failed attempt).
-func (p *Pipeline) Close() {
-	spread := time.Duration(p.Streams()) * time.Second / retryStreamsPerSecond
-	p.retrySpread.CompareAndSwap(0, int64(min(max(spread, minRetrySpread), maxRetrySpread)))
-	p.hub.Close()
-}
+// It does not send an SSE retry field to spread the reconnects: htmx's SSE
+// extension keeps such a wait as the base of that page's later reconnects,
+// which it doubles on each failed attempt, so a page that met a restart
+// would wait longer after every later cut (up to a minute).
+func (p *Pipeline) Close() { p.hub.Close() }
 
 // Wait blocks, after Close, until every stream has ended, or ctx ends.
 func (p *Pipeline) Wait(ctx context.Context) error { return p.hub.Wait(ctx) }

@@ -28,7 +28,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"sync/atomic"
@@ -48,18 +47,6 @@ const (
 	defaultWriteTimeout = 10 * time.Second
 	// maxBatch is how many queued events one write sends at most.
 	maxBatch = 64
-
-	// How long the browsers of streams ended by shutting down wait before
-	// reconnecting (see Pipeline.Close): a random time up to one second
-	// for every retryStreamsPerSecond streams, at least minRetrySpread and
-	// at most maxRetrySpread, and never less than minRetry. A retry of 0
-	// would make htmx's SSE extension, which doubles the last delay on
-	// each failed attempt, try again without pause while the server is
-	// still down.
-	retryStreamsPerSecond = 5000
-	minRetrySpread        = time.Second
-	maxRetrySpread        = 10 * time.Second
-	minRetry              = 250 * time.Millisecond
 )
 
 // Why a stream ended, as logged, besides the hub's (hub.EndedTooSlow,
@@ -206,10 +193,6 @@ func (st *Stream) live(last int64) {
 		st.sub.Idle(last)
 		e, ok := <-events
 		if !ok {
-			if st.sub.Ended() == hub.EndedShutdown {
-				// Best effort: the stream is ending either way.
-				_ = st.send(retryFrame(st.p.retryWait()))
-			}
 			st.close("")
 			return
 		}
@@ -280,11 +263,4 @@ func failed(err error) string {
 		return endedTooSlow
 	}
 	return "write failed"
-}
-
-// retryWait is how long one stream's browser waits, uniformly spread over
-// what Close decided.
-func (p *Pipeline) retryWait() time.Duration {
-	spread := max(time.Duration(p.retrySpread.Load()), minRetrySpread)
-	return minRetry + rand.N(spread-minRetry)
 }
