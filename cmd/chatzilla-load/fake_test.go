@@ -56,6 +56,7 @@ type fakeFaults struct {
 	endAfter int                              // end every stream after this many events
 	skip     func(user string, id int64) bool // never send id to user
 	leak     func(user string, id int64) bool // send id to user's room stream though it is another room's
+	failRoom func(name string) bool           // answer POST /rooms for name with 500
 	repeat   func(user string, id int64) bool // send id to user twice
 	holdBack func(user string, id int64) bool // send id to user after the next one
 	refuse   func(post int) bool              // answer post number n (from 0) with 503
@@ -182,6 +183,10 @@ func (fc *fakeChat) createRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	slug := slugOf(r.FormValue("name"))
+	if fc.faults.failRoom != nil && fc.faults.failRoom(r.FormValue("name")) {
+		http.Error(w, "no", http.StatusInternalServerError)
+		return
+	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
 	if r.FormValue("kind") != "open" || slug == "" || slug == "general" || fc.rooms[slug] != nil {
