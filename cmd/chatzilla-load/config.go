@@ -42,7 +42,19 @@ type config struct {
 	ReconnectMax   time.Duration // unless the server sent a retry: field
 	RestartAfter   time.Duration // from the start of posting; 0: the tool restarts nothing
 	RestartCommand string        // starts the server again; "": something else does
+
+	// Rooms mode (see rooms.go): streams spread over rooms of their own
+	// members instead of all holding general, posts spread over the rooms.
+	Rooms      int     // small rooms; 0 with BigRoom 0: the single-room mode
+	RoomSize   int     // members (streams) of each small room
+	BigRoom    int     // members of the one big room; 0: no big room
+	RoomRate   float64 // messages per second across the small rooms
+	BigRate    float64 // messages per second in the big room
+	RoomPrefix string  // rooms are named PREFIX-r0001… and PREFIX-big
 }
+
+// roomsMode says whether the run spreads its streams over rooms.
+func (c *config) roomsMode() bool { return c.Rooms > 0 || c.BigRoom > 0 }
 
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var c config
@@ -75,9 +87,17 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&reconnectDelay, "reconnect-delay", "100ms-1.1s", "with -storm: the random wait before each reconnect, a range MIN-MAX or one duration; a retry: field from the server replaces it, as in EventSource")
 	fs.DurationVar(&c.RestartAfter, "restart-after", 0, "with -storm: this long after posting starts, send SIGTERM to -pid and wait for /healthz to answer again")
 	fs.StringVar(&c.RestartCommand, "restart-cmd", "", "with -restart-after: a shell command that starts the server again once the old one has stopped listening (\"exec bin/chatzilla\" keeps its pid); without it, something else restarts it")
+	fs.IntVar(&c.Rooms, "rooms", 0, "rooms mode: spread streams over this many rooms of -room-size members each (0: every stream holds general, as without rooms)")
+	fs.IntVar(&c.RoomSize, "room-size", 10, "with -rooms: members of each room, one stream each")
+	fs.IntVar(&c.BigRoom, "big-room", 0, "rooms mode: members (streams) of one more, big room; works with or without -rooms")
+	fs.Float64Var(&c.RoomRate, "room-rate", 1000, "with -rooms: messages per second across the -rooms rooms, each to a random one")
+	fs.Float64Var(&c.BigRate, "big-rate", 50, "with -big-room: messages per second in the big room, at the same time as -room-rate")
+	fs.StringVar(&c.RoomPrefix, "room-prefix", "load", "rooms mode: rooms are named PREFIX-r0001… and PREFIX-big (lower-case letters, digits and '-'); rooms left by an earlier run are joined again")
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.ReconnectMin, c.ReconnectMax, err = parseDelayRange(reconnectDelay); err != nil {
 		return c, err
 	}
@@ -95,6 +115,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	}
 	if ip := net.ParseIP(c.URL.Hostname()); len(c.SourceIPs) > 0 && ip != nil && ip.To4() == nil {
 		return c, fmt.Errorf("-source-ips are IPv4 addresses: use an IPv4 -url such as http://127.0.0.1:%s", c.URL.Port())
+	}
+	if err := c.checkRooms(set); err != nil {
+		return c, err
 	}
 	return c, c.check()
 }
@@ -119,7 +142,25 @@ spread them with -source-ips. On Linux, streams are read with epoll by one
 goroutine per processor (-epoll=false: a goroutine per stream, which costs the
 client a wake-up and an extra read per event). Leave GOMAXPROCS alone, even
 on the server's own machine: with one processor, posts wait behind the
-readers, and that wait counts as delivery latency.`
+readers, and that wait counts as delivery latency.
+
+Rooms mode (-rooms N, -big-room M, or both): instead of every stream holding
+general, N rooms of -room-size members and one room of M members are made
+(named -room-prefix-r0001… and -room-prefix-big; POST /rooms, -concurrency at
+a time, or joined again if an earlier run left them), and each member holds
+its own room's stream, /rooms/SLUG/events. For -duration, -senders post
+-room-rate messages/s across the N rooms, each to a random one, and -big-rate
+messages/s in the big room at the same time, each as a member of the room.
+The report gives each group (small rooms, big room) its posts, loss,
+duplicates, delivery latency and misrouted deliveries (a message that reached
+a stream of another room), and the server's memory per stream as usual;
+anything lost, duplicated or misrouted fails the run. -streams, -messages and
+-rate do not apply, and neither -senders 0 nor -storm works with rooms. The
+target of issue 16 (12,000 streams: 10,000 in rooms of 10 and 2,000 in one
+room; 1,050 messages/s):
+
+  chatzilla-load -rooms 1000 -room-size 10 -big-room 2000 -room-rate 1000 \
+    -big-rate 50 -duration 30s -senders 50 -pid PID`
 
 func (c *config) check() error {
 	switch {
@@ -144,7 +185,7 @@ func (c *config) check() error {
 	case c.RestartCommand != "" && c.RestartAfter == 0:
 		return errors.New("-restart-cmd needs -restart-after")
 	}
-	if c.Duration > 0 {
+	if c.Duration > 0 && !c.roomsMode() {
 		if c.Rate == 0 {
 			return errors.New("-duration needs a -rate")
 		}
@@ -159,6 +200,90 @@ func (c *config) check() error {
 		c.Run = strconv.FormatUint(binary.LittleEndian.Uint64(b[:])&0xffffffffff, 36)
 	}
 	return nil
+}
+
+// Bounds on a rooms run, far beyond what one process can hold, so that the
+// products below cannot overflow.
+const (
+	maxRooms       = 100_000
+	maxRoomMembers = 1_000_000
+)
+
+// checkRooms checks the rooms-mode flags (set: the flags given) and derives
+// the run's streams and posts from them.
+func (c *config) checkRooms(set map[string]bool) error {
+	if c.Rooms < 0 || c.BigRoom < 0 || c.Rooms > maxRooms || c.BigRoom > maxRoomMembers {
+		return fmt.Errorf("-rooms must be from 0 to %d and -big-room from 0 to %d", maxRooms, maxRoomMembers)
+	}
+	if !c.roomsMode() {
+		for _, f := range []string{"room-size", "room-rate", "big-rate", "room-prefix"} {
+			if set[f] {
+				return fmt.Errorf("-%s needs -rooms or -big-room", f)
+			}
+		}
+		return nil
+	}
+	switch {
+	case c.Rooms > 0 && (c.RoomSize < 1 || c.RoomSize > maxRoomMembers):
+		return fmt.Errorf("-room-size must be from 1 to %d", maxRoomMembers)
+	case set["streams"] || set["messages"] || set["rate"]:
+		return errors.New("-streams, -messages and -rate do not apply to rooms: the streams are -rooms × -room-size + -big-room, the posts -room-rate and -big-rate for -duration")
+	case c.Duration <= 0:
+		return errors.New("rooms mode needs a -duration to post -room-rate and -big-rate for")
+	case c.Rooms > 0 && !validRate(c.RoomRate), c.BigRoom > 0 && !validRate(c.BigRate):
+		return errors.New("-room-rate (with -rooms) and -big-rate (with -big-room) must be more than 0 messages per second")
+	case c.Senders < 1:
+		return errors.New("rooms mode needs -senders: stream-only processes (-senders 0) do not work with rooms")
+	case c.Storm:
+		return errors.New("-storm does not work with rooms yet")
+	case !isRoomPrefix(c.RoomPrefix):
+		return fmt.Errorf("-room-prefix %q must be 1 to 40 lower-case letters, digits or '-'", c.RoomPrefix)
+	}
+	c.Streams = c.Rooms*c.RoomSize + c.BigRoom
+	if c.Streams > maxRoomMembers {
+		return fmt.Errorf("rooms mode holds at most %d streams, not %d", maxRoomMembers, c.Streams)
+	}
+	// Checked as floats first: a huge rate must not overflow an int.
+	posts := 0.0
+	if c.Rooms > 0 {
+		posts += c.RoomRate * c.Duration.Seconds()
+	}
+	if c.BigRoom > 0 {
+		posts += c.BigRate * c.Duration.Seconds()
+	}
+	if posts > maxSeq {
+		return fmt.Errorf("the run must post at most %d messages, not %.0f", maxSeq, posts)
+	}
+	small, big := c.roomPosts()
+	c.Messages = small + big
+	return nil
+}
+
+// roomPosts is how many messages a rooms run posts to its small rooms and
+// to its big room.
+func (c *config) roomPosts() (small, big int) {
+	if c.Rooms > 0 {
+		small = int(c.RoomRate * c.Duration.Seconds())
+	}
+	if c.BigRoom > 0 {
+		big = int(c.BigRate * c.Duration.Seconds())
+	}
+	return small, big
+}
+
+func validRate(r float64) bool { return r > 0 && !math.IsInf(r, 0) && !math.IsNaN(r) }
+
+// isRoomPrefix accepts what makes a room name its own slug.
+func isRoomPrefix(s string) bool {
+	if s == "" || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isRunID(s string) bool {

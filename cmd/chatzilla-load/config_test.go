@@ -79,6 +79,35 @@ func TestParseConfig(t *testing.T) {
 		{args: "-storm -restart-after 10s", wantErr: "-pid"},
 		{args: "-storm -pid 1 -restart-after 10s -senders 0 -run x", wantErr: "-senders"},
 		{args: "-storm -restart-cmd true", wantErr: "-restart-cmd needs -restart-after"},
+		{args: "-rooms 1000 -room-size 10 -big-room 2000 -room-rate 1000 -big-rate 50 -duration 30s -senders 50", check: func(c config) bool {
+			return c.roomsMode() && c.Streams == 12000 && c.Messages == 30*1050 && c.RoomPrefix == "load"
+		}},
+		{args: "-big-room 20 -duration 2s", check: func(c config) bool {
+			small, big := c.roomPosts()
+			return c.Streams == 20 && small == 0 && big == 100 && c.Messages == 100
+		}},
+		{args: "-rooms 5 -room-size 3 -duration 1s -room-rate 7 -room-prefix lt-2", check: func(c config) bool {
+			small, big := c.roomPosts()
+			return c.Streams == 15 && small == 7 && big == 0 && c.RoomPrefix == "lt-2"
+		}},
+		{args: "", check: func(c config) bool { return !c.roomsMode() && c.Streams == 100 && c.Messages == 100 }},
+		{args: "-room-rate 10", wantErr: "-room-rate needs -rooms"},
+		{args: "-big-rate 10 -duration 1s", wantErr: "-big-rate needs -rooms or -big-room"},
+		{args: "-rooms -1", wantErr: "-rooms must be"},
+		{args: "-rooms 2 -room-size 0 -duration 1s", wantErr: "-room-size"},
+		{args: "-rooms 2 -streams 20 -duration 1s", wantErr: "do not apply"},
+		{args: "-rooms 2 -rate 20 -duration 1s", wantErr: "do not apply"},
+		{args: "-rooms 2 -messages 20", wantErr: "do not apply"},
+		{args: "-rooms 2", wantErr: "needs a -duration"},
+		{args: "-rooms 2 -duration 1s -room-rate 0", wantErr: "-room-rate"},
+		{args: "-big-room 2 -duration 1s -big-rate 0", wantErr: "-big-rate"},
+		{args: "-rooms 2 -duration 1s -big-rate 0", check: func(c config) bool { return c.Messages == 1000 }}, // no big room: its rate is unused
+		{args: "-rooms 2 -duration 1s -senders 0 -run x", wantErr: "-senders 0"},
+		{args: "-rooms 2 -duration 1s -storm", wantErr: "-storm"},
+		{args: "-rooms 2 -duration 1s -room-prefix Load", wantErr: "-room-prefix"},
+		{args: "-rooms 2 -duration 1ms -room-rate 10", wantErr: "from 1 to"},
+		{args: "-rooms 2 -duration 1h -room-rate 1e300", wantErr: "at most"},
+		{args: "-rooms 100 -room-size 100000 -duration 1s", wantErr: "at most 1000000 streams"},
 	}
 	for _, tt := range tests {
 		c, err := parseConfig(append([]string{"chatzilla-load"}, strings.Fields(tt.args)...), io.Discard)

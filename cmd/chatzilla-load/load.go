@@ -44,8 +44,13 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 	}
 
 	// Each process has its own people, so processes sharing a run do not
-	// join as the same person (presence counts people, not streams).
-	users := make([]*user, max(cfg.Streams, cfg.Senders))
+	// join as the same person (presence counts people, not streams). In
+	// rooms mode the senders post as the rooms' members.
+	nUsers := max(cfg.Streams, cfg.Senders)
+	if cfg.roomsMode() {
+		nUsers = cfg.Streams
+	}
+	users := make([]*user, nUsers)
 	proc := strings.ToLower(rand.Text()[:6])
 	for i := range users {
 		users[i] = &user{email: fmt.Sprintf("load-%s-%s-%d@example.com", cfg.Run, proc, i)}
@@ -54,15 +59,23 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 	failed, err := joinAll(ctx, client, cfg.URL, users, cfg.Concurrency)
 	phase("join", t)
 	logf(progress, "joined %d users in %s, %d failed", len(users)-failed, time.Since(t).Round(time.Millisecond), failed)
-	for _, u := range users[:cfg.Senders] {
-		if u.cookie == "" {
-			return nil, fmt.Errorf("a sender could not join: %w", err)
+	var plan *roomPlan
+	if cfg.roomsMode() {
+		t = time.Now()
+		plan = newRoomPlan(cfg)
+		rep.Rooms = &roomsReport{Setup: setupRooms(ctx, client, cfg.URL, plan, users, cfg.Concurrency, progress)}
+		phase("rooms", t)
+	} else {
+		for _, u := range users[:cfg.Senders] {
+			if u.cookie == "" {
+				return nil, fmt.Errorf("a sender could not join: %w", err)
+			}
 		}
 	}
 
 	before, _ := server.sample()
 	t = time.Now()
-	streams, sh, stopStreams := openStreams(ctx, cfg, users, progress)
+	streams, sh, stopStreams := openStreams(ctx, cfg, users, plan, progress)
 	defer stopStreams()
 	phase("connect", t)
 	open := 0
@@ -84,6 +97,8 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 	var windowStart, windowEnd time.Time
 	var accepted bitset
 	want := 0 // messages each stream should get
+	var roomAccepted []bitset
+	var groupPosted [groupCount]groupPosts
 	var restarted chan *restartReport
 	if cfg.RestartAfter > 0 {
 		restarted = make(chan *restartReport, 1)
@@ -95,13 +110,19 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 			restarted <- restartServer(ctx, cfg, sh, client, progress, t)
 		}()
 	}
-	if cfg.Senders > 0 {
+	switch {
+	case plan != nil:
+		windowStart = t
+		rep.Posts, roomAccepted, groupPosted, windowEnd = postRooms(ctx, client, cfg, plan, users)
+		phase("post", t)
+		logf(progress, "posted %d of %d in %s", rep.Posts.Accepted, rep.Posts.Planned, time.Since(t).Round(time.Millisecond))
+	case cfg.Senders > 0:
 		windowStart = t
 		rep.Posts, accepted, windowEnd = post(ctx, client, cfg, users[:cfg.Senders])
 		want = accepted.count()
 		phase("post", t)
 		logf(progress, "posted %d of %d in %s", rep.Posts.Accepted, rep.Posts.Planned, time.Since(t).Round(time.Millisecond))
-	} else {
+	default:
 		m := waitForMarker(ctx, sh, cfg.Wait)
 		if m == nil {
 			rep.Failures = append(rep.Failures, fmt.Sprintf("no end marker from run %s within -wait %s", cfg.Run, cfg.Wait))
@@ -123,7 +144,15 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 	sh.cutoff.Store(windowEnd.Add(cfg.Grace).UnixNano())
 
 	t = time.Now()
-	drain(ctx, streams, want, windowEnd.Add(cfg.Grace))
+	wantOf := func(*stream) int { return want }
+	if plan != nil {
+		roomWant := make([]int, len(roomAccepted))
+		for r, a := range roomAccepted {
+			roomWant[r] = a.count()
+		}
+		wantOf = func(s *stream) int { return roomWant[s.room] }
+	}
+	drain(ctx, streams, wantOf, windowEnd.Add(cfg.Grace))
 	phase("drain", t)
 	var end procSample
 	if restart == nil {
@@ -153,7 +182,11 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 		deliveries += s.tally.received.Load()
 		lastRecv = max(lastRecv, s.tally.lastRecv)
 	}
-	rep.Deliveries.score = scoreStreams(tallies, eligible, accepted)
+	if plan != nil {
+		rep.Deliveries.score, rep.Rooms.Groups = scoreRooms(cfg, plan, streams, eligible, roomAccepted, groupPosted, windowStart)
+	} else {
+		rep.Deliveries.score = scoreStreams(tallies, eligible, accepted)
+	}
 	rep.Streams.Eligible = rep.Deliveries.Streams
 	rep.Deliveries.Latency = latenciesOf(sh.latency.total())
 	if span := time.Duration(lastRecv - windowStart.UnixNano()); lastRecv > 0 && span > 0 {
@@ -184,15 +217,21 @@ func runLoad(ctx context.Context, cfg config, progress io.Writer) (*report, erro
 // openStreams starts one stream per user, at most -concurrency connecting at
 // once, and returns once each has opened or failed to. stop ends them all and
 // waits until every stream goroutine has returned.
-func openStreams(ctx context.Context, cfg config, users []*user, progress io.Writer) ([]*stream, *streamShared, func()) {
+func openStreams(ctx context.Context, cfg config, users []*user, plan *roomPlan, progress io.Writer) ([]*stream, *streamShared, func()) {
 	sh := newStreamShared(cfg)
+	if plan != nil {
+		sh.rooms, sh.groupLatency = plan, make([]shardedHistogram, groupCount)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	streams := make([]*stream, cfg.Streams)
 	var opened atomic.Int64
 	var allOpened, allDone sync.WaitGroup
 	allOpened.Add(len(streams))
 	for i := range streams {
-		s := &stream{index: i, cookie: users[i].cookie, shared: sh}
+		s := &stream{index: i, room: -1, cookie: users[i].cookie, shared: sh}
+		if plan != nil {
+			s.room = plan.roomOf(i)
+		}
 		streams[i] = s
 		allDone.Go(func() {
 			s.run(ctx, func() {
@@ -256,13 +295,13 @@ func receivedWindow(tallies []*tally, m *payload, rep *report) (time.Time, bitse
 	return time.Unix(0, first), all
 }
 
-// drain waits until every stream still held has want messages, or until
-// deadline.
-func drain(ctx context.Context, streams []*stream, want int, deadline time.Time) {
+// drain waits until every stream s still held has want(s) messages, or
+// until deadline.
+func drain(ctx context.Context, streams []*stream, want func(*stream) int, deadline time.Time) {
 	for time.Now().Before(deadline) {
 		complete := true
 		for _, s := range streams {
-			if s.openedAt.Load() != 0 && !s.dead.Load() && s.tally.received.Load() < int64(want) {
+			if s.openedAt.Load() != 0 && !s.dead.Load() && s.tally.received.Load() < int64(want(s)) {
 				complete = false
 				break
 			}

@@ -17,6 +17,13 @@ import (
 //
 //	lt:<run>:end:<posted>:<failed>:<sent unix nanos>
 //
+// With -rooms, a message names its room (the index in the run's room plan)
+// and its place in that room's own sequence, so that a stream can tell a
+// message of another room (misrouted) and keeps a bitset only as long as its
+// room's share of the posts:
+//
+//	lt:<run>:room:<room>:<seq>:<sent unix nanos>
+//
 // Only letters, digits and colons are used: the server HTML-escapes message
 // text, and these pass through escaping unchanged, so the text can be found
 // in the rendered event as it was sent.
@@ -25,8 +32,10 @@ const payloadPrefix = "lt:"
 // payload is a decoded load-test message or end marker.
 type payload struct {
 	end    bool
+	inRoom bool  // a -rooms message: room is set, sender is not
+	room   int   // room message: the room's index in the run's plan
 	sender int   // message: index of the sending user
-	seq    int   // message: position in the run's sequence of posts, from 0
+	seq    int   // message: position in the run's (or the room's) sequence of posts, from 0
 	posted int   // end marker: how many posts were attempted
 	failed int   // end marker: how many of those were not accepted
 	sent   int64 // unix nanos when the post was sent
@@ -38,6 +47,15 @@ func runPrefix(run string) []byte { return []byte(payloadPrefix + run + ":") }
 func encodeMessage(run string, sender, seq int, sent int64) string {
 	b := runPrefix(run)
 	b = strconv.AppendInt(b, int64(sender), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(seq), 10)
+	b = append(b, ':')
+	return string(strconv.AppendInt(b, sent, 10))
+}
+
+func encodeRoomMessage(run string, room, seq int, sent int64) string {
+	b := append(runPrefix(run), "room:"...)
+	b = strconv.AppendInt(b, int64(room), 10)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, int64(seq), 10)
 	b = append(b, ':')
@@ -64,9 +82,13 @@ func findPayload(data, prefix []byte) (p payload, found bool, err error) {
 		return p, false, nil
 	}
 	rest := data[i+len(prefix):]
-	if bytes.HasPrefix(rest, []byte("end:")) {
+	switch {
+	case bytes.HasPrefix(rest, []byte("end:")):
 		p.end = true
 		rest = rest[len("end:"):]
+	case bytes.HasPrefix(rest, []byte("room:")):
+		p.inRoom = true
+		rest = rest[len("room:"):]
 	}
 	var fields [3]int64
 	for n := range fields {
@@ -83,9 +105,12 @@ func findPayload(data, prefix []byte) (p payload, found bool, err error) {
 		}
 		rest = tail
 	}
-	if p.end {
+	switch {
+	case p.end:
 		p.posted, p.failed = int(fields[0]), int(fields[1])
-	} else {
+	case p.inRoom:
+		p.room, p.seq = int(fields[0]), int(fields[1])
+	default:
 		p.sender, p.seq = int(fields[0]), int(fields[1])
 	}
 	p.sent = fields[2]

@@ -38,6 +38,7 @@ type postResult struct {
 func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, senders []*user, total int, rate float64, retryRefused time.Duration) []*postResult {
 	results := make([]*postResult, len(senders))
 	start := time.Now()
+	to := base.JoinPath("messages")
 	var wg sync.WaitGroup
 	for s, u := range senders {
 		r := &postResult{statuses: map[string]int{}}
@@ -50,7 +51,9 @@ func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, sen
 						return
 					}
 				}
-				r.post(ctx, c, base, u.cookie, run, s, k, retryRefused)
+				if r.post(ctx, c, to, u.cookie, func(sent int64) string { return encodeMessage(run, s, k, sent) }, retryRefused) {
+					r.accepted.add(k)
+				}
 			}
 		})
 	}
@@ -58,17 +61,17 @@ func postAll(ctx context.Context, c *http.Client, base *url.URL, run string, sen
 	return results
 }
 
-// post sends message seq. Post latency runs from the first try; a retried
-// post carries the send time of the try that reached the server, so that its
-// delivery latency is the server's and not the restart's.
-func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, cookie, run string, sender, seq int, retryRefused time.Duration) {
+// post sends the message text(sent) to to and says whether it was accepted.
+// Post latency runs from the first try; a retried post carries the send time
+// of the try that reached the server, so that its delivery latency is the
+// server's and not the restart's.
+func (r *postResult) post(ctx context.Context, c *http.Client, to *url.URL, cookie string, text func(sent int64) string, retryRefused time.Duration) bool {
 	r.attempts++
 	first := time.Now()
 	var resp *http.Response
 	var err error
 	for {
-		text := encodeMessage(run, sender, seq, time.Now().UnixNano())
-		resp, err = postForm(ctx, c, base.JoinPath("messages"), cookie, url.Values{"message": {text}}, true)
+		resp, err = postForm(ctx, c, to, cookie, url.Values{"message": {text(time.Now().UnixNano())}}, true)
 		r.last = time.Now()
 		if err == nil || errorKind(err) != "refused" || r.last.Sub(first) >= retryRefused ||
 			!sleepUntil(ctx, r.last.Add(refusedPostWait)) {
@@ -79,7 +82,7 @@ func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, co
 	if err != nil {
 		r.failed++
 		r.statuses[errorKind(err)]++
-		return
+		return false
 	}
 	r.statuses[strconv.Itoa(resp.StatusCode)]++
 	if resp.StatusCode != http.StatusOK {
@@ -87,10 +90,10 @@ func (r *postResult) post(ctx context.Context, c *http.Client, base *url.URL, co
 		if wait, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && resp.StatusCode == http.StatusTooManyRequests {
 			sleepUntil(ctx, time.Now().Add(min(time.Duration(wait)*time.Second, maxRetryAfter)))
 		}
-		return
+		return false
 	}
 	r.latency.record(r.last.Sub(first))
-	r.accepted.add(seq)
+	return true
 }
 
 // post makes the run's posts, then the end marker that tells stream-only
@@ -102,7 +105,23 @@ func post(ctx context.Context, c *http.Client, cfg config, senders []*user) (*po
 		retryRefused = cfg.Timeout
 	}
 	results := postAll(ctx, c, cfg.URL, cfg.Run, senders, cfg.Messages, cfg.Rate, retryRefused)
-	pr := &postReport{Planned: cfg.Messages, Statuses: map[string]int{}}
+	pr, accepted, last := sumPosts(results, cfg.Messages, started)
+	marker := encodeEnd(cfg.Run, pr.Attempted, pr.Failed, time.Now().UnixNano())
+	resp, err := postForm(ctx, c, cfg.URL.JoinPath("messages"), senders[0].cookie, url.Values{"message": {marker}}, true)
+	switch {
+	case err != nil:
+		pr.Statuses["end marker "+errorKind(err)]++
+	case resp.StatusCode != http.StatusOK:
+		pr.Statuses["end marker "+strconv.Itoa(resp.StatusCode)]++
+	}
+	return pr, accepted, last
+}
+
+// sumPosts adds up the senders' accounts of planned posts that started at
+// started: the report, the accepted posts (by sequence number, for postAll's
+// senders) and when the last post was answered.
+func sumPosts(results []*postResult, planned int, started time.Time) (*postReport, bitset, time.Time) {
+	pr := &postReport{Planned: planned, Statuses: map[string]int{}}
 	var accepted bitset
 	var lat histogram
 	last := started
@@ -122,14 +141,6 @@ func post(ctx context.Context, c *http.Client, cfg config, senders []*user) (*po
 	pr.Latency = latenciesOf(&lat)
 	if d := last.Sub(started); d > 0 {
 		pr.PerSecond = float64(pr.Attempted) / d.Seconds()
-	}
-	marker := encodeEnd(cfg.Run, pr.Attempted, pr.Failed, time.Now().UnixNano())
-	resp, err := postForm(ctx, c, cfg.URL.JoinPath("messages"), senders[0].cookie, url.Values{"message": {marker}}, true)
-	switch {
-	case err != nil:
-		pr.Statuses["end marker "+errorKind(err)]++
-	case resp.StatusCode != http.StatusOK:
-		pr.Statuses["end marker "+strconv.Itoa(resp.StatusCode)]++
 	}
 	return pr, accepted, last
 }

@@ -19,6 +19,7 @@ type report struct {
 	Streams    streamReport     `json:"streams"`
 	Posts      *postReport      `json:"posts,omitempty"` // nil with -senders 0
 	Deliveries deliveryReport   `json:"deliveries"`
+	Rooms      *roomsReport     `json:"rooms,omitempty"`  // rooms mode: setup and each group of rooms
 	Storm      *stormReport     `json:"storm,omitempty"`  // with -storm
 	Server     *serverReport    `json:"server,omitempty"` // with -pid
 	Client     clientReport     `json:"client"`
@@ -129,6 +130,9 @@ func (r *report) writeTable(w io.Writer) error {
 		row("delivery latency", "%s", lat(d.Latency))
 		row("deliveries/s", "%.0f", d.PerSecond)
 	}
+	if r.Rooms != nil {
+		r.writeRooms(row, lat)
+	}
 	if r.Storm != nil {
 		r.writeStorm(row, lat)
 	}
@@ -221,7 +225,7 @@ func countText(m map[string]int) string {
 }
 
 // phaseOrder is the order phases happen in.
-var phaseOrder = []string{"join", "connect", "settle", "post", "drain", "total"}
+var phaseOrder = []string{"join", "rooms", "connect", "settle", "post", "drain", "total"}
 
 func phaseText(m map[string]int64) string {
 	var parts []string
@@ -278,6 +282,9 @@ func failures(cfg config, r *report) []string {
 		if st.Restart != nil && st.Restart.Error != "" {
 			f = append(f, "restart: "+st.Restart.Error)
 		}
+	}
+	if r.Rooms != nil {
+		f = append(f, roomFailures(r.Rooms)...)
 	}
 	if p := r.Posts; p != nil {
 		if !cfg.AllowFailed {

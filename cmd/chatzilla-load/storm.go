@@ -142,13 +142,15 @@ func (s *stream) resume(ctx context.Context) *streamConn {
 	}
 }
 
-// statusError is an answer to GET /events other than 200.
+// statusError is an answer to GET /events (or a room's stream) other than
+// 200.
 type statusError struct {
+	path   string
 	code   int
 	status string
 }
 
-func (e *statusError) Error() string { return "GET /events: " + e.status }
+func (e *statusError) Error() string { return "GET " + e.path + ": " + e.status }
 
 // stormReport is what the streams' reconnects showed. Reconnect latency is
 // measured from the new server's readiness for a stream that ended between

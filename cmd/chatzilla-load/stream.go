@@ -41,7 +41,7 @@ type streamShared struct {
 	addr    string // host:port to dial
 	host    string // Host header
 	name    string // TLS server name
-	path    string // request path of /events
+	path    string // request path of /events (rooms mode: each room's own, in rooms)
 	tls     bool
 	prefix  []byte // this run's payload prefix
 	timeout time.Duration
@@ -53,6 +53,10 @@ type streamShared struct {
 	cutoff  atomic.Int64            // end of the grace period, unix nanos; 0 until posting ends
 	end     atomic.Pointer[payload] // the poster's end marker, once any stream sees it
 	storm   *storm                  // -storm: how streams reconnect, and what the storm did; nil otherwise
+	// Rooms mode: the rooms, and each group's delivery latency. nil
+	// otherwise.
+	rooms        *roomPlan
+	groupLatency []shardedHistogram
 }
 
 func newStreamShared(cfg config) *streamShared {
@@ -93,6 +97,7 @@ func newStreamShared(cfg config) *streamShared {
 // owns everything in it except the atomics, which the run polls.
 type stream struct {
 	index       int
+	room        int // rooms mode: its room in shared.rooms; -1: general
 	cookie      string
 	shared      *streamShared
 	tally       tally
@@ -111,6 +116,11 @@ type stream struct {
 // after the reconnection time and for as long as it takes, otherwise at once
 // and with backoff, up to reconnectAttempts.
 func (s *stream) run(ctx context.Context, opened func()) {
+	if s.path() == "" {
+		s.err = errNoRoom
+		opened()
+		return
+	}
 	c, err := s.connectRetrying(ctx, openAttempts)
 	if err != nil {
 		s.err = err
@@ -177,6 +187,14 @@ func (s *stream) serve(ctx context.Context, c *streamConn) error {
 		p.remove(pc)
 		return ctx.Err()
 	}
+}
+
+// path is the request path of the stream: /events, or its room's.
+func (s *stream) path() string {
+	if s.room < 0 {
+		return s.shared.path
+	}
+	return s.shared.rooms.rooms[s.room].streamPath
 }
 
 func peekBuffered(r *bufio.Reader) []byte {
@@ -250,7 +268,7 @@ func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err 
 
 	var req strings.Builder
 	fmt.Fprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: chatzilla-load\r\n"+
-		"Accept: text/event-stream\r\nCache-Control: no-cache\r\nCookie: %s\r\n", sh.path, sh.host, s.cookie)
+		"Accept: text/event-stream\r\nCache-Control: no-cache\r\nCookie: %s\r\n", s.path(), sh.host, s.cookie)
 	// The id came from the server; one that could break the header line
 	// is not sent back (Chatzilla's ids are plain numbers).
 	if len(s.lastEventID) > 0 && !bytes.ContainsAny(s.lastEventID, "\r\n") {
@@ -266,10 +284,10 @@ func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err 
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &statusError{code: resp.StatusCode, status: resp.Status}
+		return nil, &statusError{path: s.path(), code: resp.StatusCode, status: resp.Status}
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		return nil, fmt.Errorf("GET /events: content type %q, not an event stream", ct)
+		return nil, fmt.Errorf("GET %s: content type %q, not an event stream", s.path(), ct)
 	}
 	c := &streamConn{
 		conn:     conn,
@@ -288,7 +306,7 @@ func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err 
 			s.handle(item, now)
 		})
 		if err != nil && !opened {
-			return nil, fmt.Errorf("GET /events: %w before the first comment", err)
+			return nil, fmt.Errorf("GET %s: %w before the first comment", s.path(), err)
 		}
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -336,6 +354,9 @@ func (s *stream) handle(item sseItem, now time.Time) {
 	case p.end:
 		sh.end.CompareAndSwap(nil, &p)
 		return
+	case p.inRoom != (s.room >= 0) || p.inRoom && p.room != s.room:
+		s.tally.misrouted++ // another room's message, or a room's in general
+		return
 	}
 	id, _, _ := leadingNumber(item.id)
 	at := now.UnixNano()
@@ -344,6 +365,9 @@ func (s *stream) handle(item sseItem, now time.Time) {
 	}
 	if s.tally.record(id, p.seq, p.sent, at, sh.cutoff.Load()) == delivered {
 		sh.latency.record(s.index, time.Duration(at-p.sent))
+		if sh.rooms != nil {
+			sh.groupLatency[sh.rooms.groupOf(s.room)].record(s.index, time.Duration(at-p.sent))
+		}
 		if sh.storm != nil && sh.storm.raging() {
 			sh.storm.latency.record(s.index, time.Duration(at-p.sent))
 		}

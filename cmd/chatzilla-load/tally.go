@@ -57,6 +57,7 @@ type tally struct {
 	outOfOrder int
 	late       int // first received after the grace period: scored as lost
 	malformed  int
+	misrouted  int   // rooms mode: messages of another room than the stream's
 	lastID     int64 // highest message id received
 	firstSent  int64 // earliest send time seen, unix nanos
 	lastRecv   int64 // latest first delivery, unix nanos
@@ -115,6 +116,19 @@ type score struct {
 	OutOfOrder int `json:"out_of_order"`
 	Late       int `json:"late"`
 	Malformed  int `json:"malformed"`
+}
+
+// add adds o's counts to s.
+func (s *score) add(o score) {
+	s.Streams += o.Streams
+	s.Expected += o.Expected
+	s.Received += o.Received
+	s.Lost += o.Lost
+	s.Unexpected += o.Unexpected
+	s.Duplicates += o.Duplicates
+	s.OutOfOrder += o.OutOfOrder
+	s.Late += o.Late
+	s.Malformed += o.Malformed
 }
 
 // scoreStreams adds up the tallies of the streams that were held for the
