@@ -37,6 +37,7 @@ type groupWriter struct {
 }
 
 type addRequest struct {
+	room    int64 // the room's id
 	author  Author
 	content string
 	// key, when not "", is the sender's one-time key for this message: a
@@ -64,8 +65,8 @@ func (g *groupWriter) close() {
 }
 
 // add stores a message; when it returns nil the message is committed.
-func (g *groupWriter) add(ctx context.Context, author Author, content, key string) (Message, error) {
-	req := &addRequest{author: author, content: content, key: key, done: make(chan addResult, 1)}
+func (g *groupWriter) add(ctx context.Context, room int64, author Author, content, key string) (Message, error) {
+	req := &addRequest{room: room, author: author, content: content, key: key, done: make(chan addResult, 1)}
 	select {
 	case g.adds <- req:
 	case <-g.closed:

@@ -12,10 +12,10 @@ import (
 // the read runs again on another (see pgPool.read).
 
 // postgresColumns are what scanMessage reads, in its order.
-const postgresColumns = "id, sender, content, created_at, sender_name, verified"
+const postgresColumns = messageColumns
 
 func scanMessage(row pgx.Row, m *Message) error {
-	return row.Scan(&m.ID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
+	return row.Scan(&m.ID, &m.RoomID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
 }
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.

@@ -65,6 +65,35 @@ var sqliteMigrations = []string{
 		updated_at  INTEGER NOT NULL
 	)`,
 	`CREATE UNIQUE INDEX people_name_key ON people (name_key)`,
+	// Rooms (issue 16). AUTOINCREMENT records general's id 1 in
+	// sqlite_sequence, so new rooms start at 2 and an id is never reused.
+	`CREATE TABLE rooms (
+		id         INTEGER PRIMARY KEY AUTOINCREMENT,
+		slug       TEXT    NOT NULL UNIQUE,
+		name       TEXT    NOT NULL, -- '' for a direct room
+		kind       TEXT    NOT NULL CHECK (kind IN ('open', 'private', 'direct')),
+		created_by TEXT    NOT NULL, -- email; '' for general
+		created_at INTEGER NOT NULL
+	)`,
+	`INSERT INTO rooms (id, slug, name, kind, created_by, created_at)
+		VALUES (1, 'general', 'general', 'open', '', CAST(strftime('%s', 'now') AS INTEGER) * 1000000)`,
+	// Every message from before rooms is in general. No REFERENCES: rooms
+	// are never deleted, and a foreign key failing inside a group commit
+	// would fail every post of the group, not only the bad one.
+	`ALTER TABLE messages ADD COLUMN room_id INTEGER NOT NULL DEFAULT 1`,
+	// general's membership is implicit; its rows only hold last_read.
+	`CREATE TABLE room_members (
+		room_id   INTEGER NOT NULL REFERENCES rooms (id),
+		email     TEXT    NOT NULL,
+		last_read INTEGER NOT NULL DEFAULT 0, -- id of the last message read in the room; 0: none
+		joined_at INTEGER NOT NULL,
+		PRIMARY KEY (room_id, email)
+	)`,
+	// A room's page, its stream's catch-up and its unread count all read
+	// one room's messages by id.
+	`CREATE INDEX messages_room_id_id ON messages (room_id, id)`,
+	// RoomsOf: a person's rooms.
+	`CREATE INDEX room_members_email ON room_members (email)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
@@ -184,7 +213,7 @@ func migrateSQLite(ctx context.Context, db *sql.DB, steps []string) error {
 }
 
 // sqliteColumns are what query scans, in its order.
-const sqliteColumns = "id, sender, content, created_at, sender_name, verified"
+const sqliteColumns = messageColumns
 
 // MessagesAfter returns up to limit messages with id > afterID, oldest first.
 func (s *SQLite) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
@@ -257,7 +286,7 @@ func (s *SQLite) query(ctx context.Context, op, query string, args ...any) ([]Me
 	for rows.Next() {
 		var m Message
 		var micros int64
-		if err := rows.Scan(&m.ID, &m.Sender, &m.Content, &micros, &m.SenderName, &m.Verified); err != nil {
+		if err := rows.Scan(&m.ID, &m.RoomID, &m.Sender, &m.Content, &micros, &m.SenderName, &m.Verified); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		m.CreatedAt = time.UnixMicro(micros).UTC()

@@ -38,7 +38,7 @@ func (s *SQLite) startWriting() {
 // AddMessage stores a message; when it returns nil the message is on disk
 // (and has been handed to the follower, if there is one).
 func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
-	return s.writes.add(ctx, Author{Email: sender}, content, "")
+	return s.writes.add(ctx, GeneralID, Author{Email: sender}, content, "")
 }
 
 // AddMessageOnce is AddMessage for a message with the sender's one-time key:
@@ -50,12 +50,20 @@ func (s *SQLite) AddMessageOnce(ctx context.Context, sender, content, key string
 
 // AddMessageAs is AddMessageOnce for an author shown with a display name or
 // a verified mark, which the message keeps. The key is the author's email's:
-// a new name does not make a used key new.
+// a new name does not make a used key new. The message goes to general.
 func (s *SQLite) AddMessageAs(ctx context.Context, a Author, content, key string) (Message, error) {
-	if err := checkKey(key); err != nil {
+	return s.AddMessageIn(ctx, GeneralID, a, content, key)
+}
+
+// AddMessageIn is AddMessageAs for the room roomID, which the caller has
+// read (Room, DirectRoom): the store does not check that it exists. The key
+// is the author's across rooms, so a retry posted to another room is still
+// a retry.
+func (s *SQLite) AddMessageIn(ctx context.Context, roomID int64, a Author, content, key string) (Message, error) {
+	if err := checkAdd(roomID, key); err != nil {
 		return Message{}, err
 	}
-	return s.writes.add(ctx, a, content, key)
+	return s.writes.add(ctx, roomID, a, content, key)
 }
 
 // commit stores a group in one transaction: all of it or, on any error,
@@ -69,8 +77,8 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 	}
 	defer tx.Rollback()
 	// A key already used makes the insert do nothing and return no row.
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (sender, content, created_at, send_key, sender_name, verified)
-		VALUES (?, ?, ?, ?, ?, ?)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO messages (room_id, sender, content, created_at, send_key, sender_name, verified)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (sender, send_key) DO NOTHING RETURNING id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: add message: %w", err)
@@ -83,8 +91,8 @@ func (s *SQLite) commit(group []*addRequest) ([]Message, error) {
 	msgs := make([]Message, len(group))
 	for i, r := range group {
 		a := r.author
-		msgs[i] = Message{Sender: a.Email, Content: r.content, CreatedAt: now, SenderName: a.Name, Verified: a.Verified}
-		err := stmt.QueryRowContext(ctx, a.Email, r.content, now.UnixMicro(), nullable(r.key), a.Name, a.Verified).Scan(&msgs[i].ID)
+		msgs[i] = Message{RoomID: r.room, Sender: a.Email, Content: r.content, CreatedAt: now, SenderName: a.Name, Verified: a.Verified}
+		err := stmt.QueryRowContext(ctx, r.room, a.Email, r.content, now.UnixMicro(), nullable(r.key), a.Name, a.Verified).Scan(&msgs[i].ID)
 		if errors.Is(err, sql.ErrNoRows) {
 			msgs[i] = Message{} // already stored
 		} else if err != nil {

@@ -31,6 +31,7 @@ const MaxKeyLength = 64
 // Message is one chat message as stored.
 type Message struct {
 	ID        int64     // assigned by the store, strictly increasing
+	RoomID    int64     // the room it was posted in; GeneralID for every message from before rooms
 	Sender    string    // the sender's email
 	Content   string    // as the sender typed it; escaping is the view's job
 	CreatedAt time.Time // set by the store when it commits the message, UTC
@@ -41,6 +42,10 @@ type Message struct {
 	SenderName string
 	Verified   bool
 }
+
+// messageColumns are the columns of a message, in the order both engines
+// scan them.
+const messageColumns = "id, room_id, sender, content, created_at, sender_name, verified"
 
 // Author is who sends a message, as they are shown at the time: the email is
 // the identity, the name and the mark are what the message keeps of how they
@@ -61,9 +66,12 @@ func checkLimit(op string, limit int) error {
 	return nil
 }
 
-// checkKey rejects a key no composer of ours could have made, so that a
-// key's size is bounded in the index.
-func checkKey(key string) error {
+// checkAdd rejects a room id no room can have and a key no composer of
+// ours could have made, so that a key's size is bounded in the index.
+func checkAdd(roomID int64, key string) error {
+	if roomID < GeneralID {
+		return fmt.Errorf("store: add message: no room has id %d", roomID)
+	}
 	if len(key) > MaxKeyLength {
 		return fmt.Errorf("store: add message: key is %d bytes, at most %d", len(key), MaxKeyLength)
 	}

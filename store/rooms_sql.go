@@ -1,0 +1,65 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The room statements both engines run word for word, written with
+// PostgreSQL's $n; sqliteParams turns them into SQLite's ?n, which SQLite
+// reads as the same numbered parameters.
+
+func sqliteParams(query string) string { return strings.ReplaceAll(query, "$", "?") }
+
+// selectRoomsOf lists a person's rooms ($1 their email) with what the
+// sidebar shows of each: general (always, last_read from its row if any),
+// then every room they are a member of. Each unread count stops at $2
+// (MaxUnread) rows of the room's index on (room_id, id), so it costs little
+// however far behind they are. A direct room names the other person.
+const selectRoomsOf = `WITH mine (room_id, last_read) AS (
+		SELECT 1, COALESCE((SELECT last_read FROM room_members WHERE room_id = 1 AND email = $1), 0)
+		UNION ALL
+		SELECT room_id, last_read FROM room_members WHERE email = $1 AND room_id <> 1
+	)
+	SELECT r.id, r.slug, r.name, r.kind, r.created_by, r.created_at, mine.last_read,
+		(SELECT count(*) FROM (
+			SELECT 1 FROM messages m
+			WHERE m.room_id = r.id AND m.id > mine.last_read AND m.sender <> $1
+			ORDER BY m.id LIMIT $2) AS unread),
+		CASE WHEN r.kind = 'direct' THEN COALESCE((
+			SELECT o.email FROM room_members o
+			WHERE o.room_id = r.id AND o.email <> $1 ORDER BY o.email LIMIT 1), '') ELSE '' END
+	FROM mine JOIN rooms r ON r.id = mine.room_id`
+
+const (
+	selectIsMember    = `SELECT EXISTS (SELECT 1 FROM room_members WHERE room_id = $1 AND email = $2)`
+	selectRoomMembers = `SELECT email FROM room_members WHERE room_id = $1 ORDER BY email`
+	selectLastRead    = `SELECT last_read FROM room_members WHERE room_id = $1 AND email = $2`
+	deleteMember      = `DELETE FROM room_members WHERE room_id = $1 AND email = $2`
+	// selectJoinable tells why a join inserted nothing: no room, a direct
+	// room, or a member already.
+	selectJoinable = `SELECT r.kind, EXISTS (SELECT 1 FROM room_members WHERE room_id = r.id AND email = $2)
+		FROM rooms r WHERE r.id = $1`
+
+	// The room's page of the log, as MessagesAfter, RecentMessages and
+	// MessagesBefore read the whole log. $1 is the room.
+	selectRoomMessagesAfter  = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3`
+	selectRoomRecentMessages = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT $2`
+	selectRoomMessagesBefore = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+)
+
+// whyNotJoined is JoinRoom's answer when its insert did nothing: found,
+// kind and member are what selectJoinable read.
+func whyNotJoined(roomID int64, found bool, kind RoomKind, member bool) error {
+	switch {
+	case !found:
+		return fmt.Errorf("store: join room %d: %w", roomID, ErrNoRoom)
+	case member:
+		return nil // joined already
+	case kind == RoomDirect:
+		return fmt.Errorf("store: join room %d: %w", roomID, ErrDirect)
+	}
+	// The insert skips only direct rooms and members; neither holds now,
+	// and neither changes once true.
+	return fmt.Errorf("store: join room %d: not joined, for no known reason", roomID)
+}
