@@ -535,3 +535,14 @@ func TestChatTitle(t *testing.T) {
 		t.Errorf("join page title %q", got)
 	}
 }
+
+func TestUnreadBadgesSwapOutOfBand(t *testing.T) {
+	var b bytes.Buffer
+	if err := UnreadBadges([]RoomLink{{ID: 3, Unread: 0}, {ID: 7, Unread: 250}}).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	want := `<span id="unread-3" class="unread" hx-swap-oob="true"></span><span id="unread-7" class="unread" hx-swap-oob="true">99+</span>`
+	if b.String() != want {
+		t.Errorf("got  %s\nwant %s", b.String(), want)
+	}
+}
