@@ -38,6 +38,7 @@ func TestColourContrast(t *testing.T) {
 		{"notice-text", "notice-bg"},
 		{"text", "hover"}, {"muted", "hover"}, {"accent", "hover"}, // a message under the pointer
 		{"text", "own"}, {"muted", "own"}, {"accent", "own"}, // your own messages
+		{"text", "selected"}, {"muted", "selected"}, // the room shown, in the sidebar
 	}
 	for theme, vars := range themes {
 		for _, p := range pairs {

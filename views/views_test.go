@@ -249,3 +249,300 @@ func TestMessageListIsAListInsideALog(t *testing.T) {
 		}
 	}
 }
+
+// sidebarChat is a reader in the room design, with general and a direct
+// room beside it.
+func sidebarChat(private bool) Chat {
+	return Chat{
+		Me:   "me@example.com",
+		Room: RoomLink{ID: 2, Slug: "design", Name: "design", Kind: "open"},
+		Sidebar: Sidebar{
+			Rooms: []RoomLink{
+				{ID: 1, Slug: "general", Name: "general", Kind: "open"},
+				{ID: 2, Slug: "design", Name: "design", Kind: "open", Current: true},
+				{ID: 3, Slug: "ops", Name: "ops", Kind: "private", Unread: 100},
+				{ID: 4, Slug: "dm-1", Kind: "direct", Other: "carol@example.com", OtherName: "Carol", Unread: 7},
+				{ID: 5, Slug: "dm-2", Kind: "direct", Other: "dave@example.com"},
+			},
+			Browse:  []RoomLink{{ID: 6, Slug: "random", Name: "random", Kind: "open"}},
+			Private: private,
+		},
+		Joined: true,
+		Online: []string{"ann@example.com", "me@example.com"},
+	}
+}
+
+// Every room of the reader's has its badge, empty at 0, so that a stream's
+// out-of-band update finds it; the room shown is the current page.
+func TestSidebarBadgesAndCurrentRoom(t *testing.T) {
+	d := parse(t, ChatPage(Page{}, sidebarChat(true)))
+	nav := d.Find(`nav#rooms[aria-label="Rooms"]`)
+	if nav.Length() != 1 {
+		t.Fatal("no <nav id=rooms aria-label=Rooms>")
+	}
+	want := []struct {
+		href, name, badge string
+		id                int
+	}{
+		{"/", "general", "", 1},
+		{"/rooms/design", "design", "", 2},
+		{"/rooms/ops", "ops", "99+", 3},
+		{"/rooms/dm-1", "Carol", "7", 4},
+		{"/rooms/dm-2", "dave@example.com", "", 5},
+	}
+	links := nav.Find("a.room-link").Not(".browse a")
+	if links.Length() != len(want) {
+		t.Fatalf("%d room links, want %d", links.Length(), len(want))
+	}
+	links.Each(func(i int, a *goquery.Selection) {
+		w := want[i]
+		if href := a.AttrOr("href", ""); href != w.href {
+			t.Errorf("room %d: href %q, want %q", w.id, href, w.href)
+		}
+		if got := a.Find(".room-name").Text(); got != w.name {
+			t.Errorf("room %d: name %q, want %q", w.id, got, w.name)
+		}
+		badge := a.Find(".unread")
+		if badge.Length() != 1 || badge.AttrOr("id", "") != fmt.Sprintf("unread-%d", w.id) || badge.Text() != w.badge {
+			html, _ := goquery.OuterHtml(badge)
+			t.Errorf("room %d: badge %s, want %q", w.id, html, w.badge)
+		}
+		if _, current := a.Attr("aria-current"); current != (w.id == 2) {
+			t.Errorf("room %d: aria-current %v", w.id, current)
+		}
+	})
+	if d.Find(`[aria-current="page"]`).Length() != 1 {
+		t.Error("want exactly one aria-current=page")
+	}
+	browse := nav.Find(".browse a")
+	if browse.Length() != 1 || browse.AttrOr("href", "") != "/rooms/random" || browse.Find(".unread").Length() != 0 {
+		t.Errorf("browse rooms: %d links", browse.Length())
+	}
+	if got := d.Find("#room-title .room-name").Text(); got != "design" {
+		t.Errorf("conversation heading %q", got)
+	}
+}
+
+func TestBadge(t *testing.T) {
+	for n, want := range map[int]string{-1: "", 0: "", 1: "1", 99: "99", 100: "99+", 5000: "99+"} {
+		if got := Badge(n); got != want {
+			t.Errorf("Badge(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// General keeps the addresses other clients use; other rooms have their own.
+func TestRoomURLs(t *testing.T) {
+	msgs := []Message{{ID: 3, Sender: "ann@example.com", Content: "a"}, {ID: 5, Sender: "ann@example.com", Content: "b"}}
+	tests := []struct {
+		room                    RoomLink
+		page, stream, older, js string
+	}{
+		{RoomLink{}, "/", "/events?after=5", "/?before=3", "general"},
+		{RoomLink{ID: 1, Slug: "general", Name: "general"}, "/", "/events?after=5", "/?before=3", "general"},
+		{RoomLink{ID: 2, Slug: "design", Name: "design"}, "/rooms/design", "/rooms/design/events?after=5", "/rooms/design?before=3", "design"},
+	}
+	for _, tt := range tests {
+		c := Chat{Me: "me@example.com", Messages: msgs, HasOlder: true, Room: tt.room, Joined: true}
+		if got := tt.room.URL(); got != tt.page {
+			t.Errorf("%q: URL %q, want %q", tt.room.Slug, got, tt.page)
+		}
+		if got := c.StreamURL(); got != tt.stream {
+			t.Errorf("%q: StreamURL %q, want %q", tt.room.Slug, got, tt.stream)
+		}
+		if got := c.history().OlderURL(); got != tt.older {
+			t.Errorf("%q: OlderURL %q, want %q", tt.room.Slug, got, tt.older)
+		}
+		d := parse(t, ChatPage(Page{}, c))
+		if got := d.Find("#messages").AttrOr("hx-sse:connect", ""); got != tt.stream {
+			t.Errorf("%q: the list connects to %q", tt.room.Slug, got)
+		}
+		if got := d.Find("#older a").AttrOr("href", ""); got != tt.older {
+			t.Errorf("%q: older link %q", tt.room.Slug, got)
+		}
+		if got := d.Find(".app").AttrOr("data-room", ""); got != tt.js {
+			t.Errorf("%q: data-room %q, want %q", tt.room.Slug, got, tt.js)
+		}
+		leave := d.Find("form.leave-room")
+		if tt.js == "general" && leave.Length() != 0 {
+			t.Error("general has a Leave room form: everyone is in general")
+		}
+		if tt.js != "general" && leave.AttrOr("action", "") != "/rooms/"+tt.js+"/leave" {
+			t.Errorf("%q: leave form %q", tt.room.Slug, leave.AttrOr("action", ""))
+		}
+	}
+	if got := (History{}).OlderURL(); got != "/" {
+		t.Errorf("general's empty history links to %q", got)
+	}
+	if got := (RoomLink{Slug: "a b/c"}).URL(); got != "/rooms/a%20b%2Fc" {
+		t.Errorf("escaped URL %q", got)
+	}
+}
+
+func TestComposerAction(t *testing.T) {
+	for action, want := range map[string]string{"": "/messages", "/rooms/design/messages": "/rooms/design/messages"} {
+		f := parse(t, ComposerForm(Composer{Action: action})).Find("form#composer")
+		if f.AttrOr("action", "") != want || f.AttrOr("hx-post", "") != want {
+			t.Errorf("Action %q: action %q hx-post %q, want %q", action, f.AttrOr("action", ""), f.AttrOr("hx-post", ""), want)
+		}
+	}
+}
+
+// The line goes right above the first message after the last visit, also
+// when that message itself is not shown; there is at most one.
+func TestNewSinceLine(t *testing.T) {
+	msgs := []Message{{ID: 3, Sender: "a@x"}, {ID: 5, Sender: "a@x"}, {ID: 8, Sender: "a@x"}}
+	for newSince, wantAbove := range map[int64]string{0: "", 5: "m-5", 4: "m-5", 1: "m-3", 9: ""} {
+		d := parse(t, ChatPage(Page{}, Chat{Me: "b@x", Messages: msgs, NewSince: newSince, HasOlder: true}))
+		line := d.Find("li.new-since")
+		if wantAbove == "" {
+			if line.Length() != 0 {
+				t.Errorf("NewSince %d: a line where none is due", newSince)
+			}
+			continue
+		}
+		if line.Length() != 1 {
+			t.Fatalf("NewSince %d: %d lines", newSince, line.Length())
+		}
+		if line.AttrOr("id", "") != "new-since" || line.AttrOr("role", "") != "separator" || line.Text() != "New since your last visit" {
+			html, _ := goquery.OuterHtml(line)
+			t.Errorf("NewSince %d: %s", newSince, html)
+		}
+		if next := line.Next().AttrOr("id", ""); next != wantAbove {
+			t.Errorf("NewSince %d: the line is above %q, want %q", newSince, next, wantAbove)
+		}
+		if line.Parent().AttrOr("id", "") != "messages" {
+			t.Errorf("NewSince %d: the line is not in the list", newSince)
+		}
+	}
+}
+
+// Private rooms and direct messages need verified addresses: without them
+// (SIGN_IN=open) the page offers neither.
+func TestDirectMessagesOnlyWhenPrivate(t *testing.T) {
+	for _, private := range []bool{false, true} {
+		d := parse(t, ChatPage(Page{}, sidebarChat(private)))
+		dm := d.Find(`nav#rooms form[action="/dm"][method="post"] input[type="email"][name="email"]`)
+		if (dm.Length() == 1) != private {
+			t.Errorf("private=%v: %d DM-by-address forms", private, dm.Length())
+		}
+		if got := d.Find(`select[name="kind"] option[value="private"]`).Length(); (got == 1) != private {
+			t.Errorf("private=%v: %d private options", private, got)
+		}
+		if !private && d.Find(`form[action="/rooms"] input[type="hidden"][name="kind"][value="open"]`).Length() != 1 {
+			t.Error("without private rooms, the new room's kind is open")
+		}
+		people := d.Find(`#people form.dm[action="/dm"]`)
+		if want := map[bool]int{false: 0, true: 1}[private]; people.Length() != want {
+			t.Errorf("private=%v: %d Message forms in who's online, want %d", private, people.Length(), want)
+		}
+		if private && people.Find(`input[type="hidden"][name="email"]`).AttrOr("value", "") != "ann@example.com" {
+			t.Error("the Message form is not for the other person")
+		}
+	}
+	// A stream's panel has no reader: everyone gets a button (the page's
+	// script hides the reader's own).
+	d := parse(t, PeoplePanel(People{Online: []string{"a@x", "b@x"}, Private: true}, true))
+	if n := d.Find("form.dm").Length(); n != 2 {
+		t.Errorf("streamed panel: %d Message forms, want 2", n)
+	}
+}
+
+func TestNewRoomFormKeepsRefusal(t *testing.T) {
+	c := sidebarChat(true)
+	c.Sidebar.Create = RoomForm{Name: "ops", Kind: "private", Error: "A room called ops exists already."}
+	d := parse(t, ChatPage(Page{}, c))
+	f := d.Find(`form[action="/rooms"][method="post"]`)
+	in := f.Find(`input[name="name"]`)
+	if in.AttrOr("value", "") != "ops" || in.AttrOr("aria-invalid", "") != "true" || in.AttrOr("aria-describedby", "") != "room-name-error" {
+		html, _ := goquery.OuterHtml(in)
+		t.Errorf("name field %s", html)
+	}
+	if got := f.Find("#room-name-error").Text(); got != c.Sidebar.Create.Error {
+		t.Errorf("error %q", got)
+	}
+	if _, ok := f.Find(`option[value="private"]`).Attr("selected"); !ok {
+		t.Error("the kind chosen is not kept")
+	}
+	if !d.Find("#rooms-popover").HasClass("refused") {
+		t.Error("a refused room must open the sidebar on a phone")
+	}
+	if d2 := parse(t, ChatPage(Page{}, sidebarChat(true))); d2.Find(`input[name="name"][aria-invalid]`).Length() != 0 || d2.Find("#room-name-error").Length() != 0 {
+		t.Error("an error where nothing was refused")
+	}
+}
+
+func TestJoinRoomReplacesComposer(t *testing.T) {
+	c := sidebarChat(false)
+	c.Joined = false
+	d := parse(t, ChatPage(Page{}, c))
+	if d.Find("form#composer").Length() != 0 {
+		t.Error("a reader not in the room has a composer")
+	}
+	if d.Find(`form.join-room[method="post"][action="/rooms/design/join"] button`).Text() != "Join this room" {
+		t.Error("no Join this room form")
+	}
+	if d.Find("form.leave-room").Length() != 0 {
+		t.Error("Leave room for a room the reader is not in")
+	}
+	// General: everyone is in it, whatever Joined says.
+	if d := parse(t, ChatPage(Page{}, Chat{Me: "me@example.com"})); d.Find("form#composer").Length() != 1 || d.Find("form.join-room").Length() != 0 {
+		t.Error("general must always have the composer")
+	}
+}
+
+func TestPrivateRoomMembers(t *testing.T) {
+	for _, canInvite := range []bool{false, true} {
+		c := sidebarChat(true)
+		c.Room = RoomLink{ID: 3, Slug: "ops", Name: "ops", Kind: "private"}
+		c.Members = []string{"ann@example.com", "me@example.com"}
+		c.CanInvite = canInvite
+		d := parse(t, ChatPage(Page{}, c))
+		if got := d.Find(".members li").Length(); got != 2 {
+			t.Errorf("%d members listed", got)
+		}
+		invite := d.Find(`form[method="post"][action="/rooms/ops/members"] input[type="email"][name="email"]`)
+		if (invite.Length() == 1) != canInvite {
+			t.Errorf("canInvite=%v: %d invite forms", canInvite, invite.Length())
+		}
+	}
+	if d := parse(t, ChatPage(Page{}, sidebarChat(true))); d.Find(".members").Length() != 0 {
+		t.Error("an open room lists members")
+	}
+}
+
+func TestChatTitle(t *testing.T) {
+	tests := []struct {
+		c    Chat
+		want string
+	}{
+		{Chat{}, "Chatzilla"},
+		{Chat{UnreadTotal: 2}, "(2) Chatzilla"},
+		{Chat{Room: RoomLink{ID: 2, Slug: "design", Name: "design"}}, "design – Chatzilla"},
+		{Chat{Room: RoomLink{ID: 2, Slug: "design", Name: "design"}, UnreadTotal: 3}, "(3) design – Chatzilla"},
+		{Chat{Room: RoomLink{ID: 4, Slug: "dm-1", Kind: "direct", Other: "carol@example.com"}}, "carol@example.com – Chatzilla"},
+	}
+	for _, tt := range tests {
+		d := parse(t, ChatPage(Page{}, tt.c))
+		if got := d.Find("title").Text(); got != tt.want {
+			t.Errorf("title %q, want %q", got, tt.want)
+		}
+		if got, want := d.Find(".app").AttrOr("data-title", ""), tt.c.BaseTitle(); got != want || strings.HasPrefix(got, "(") {
+			t.Errorf("data-title %q", got)
+		}
+	}
+	if got := parse(t, JoinPage(Page{}, JoinForm{})).Find("title").Text(); got != "Chatzilla" {
+		t.Errorf("join page title %q", got)
+	}
+}
+
+func TestUnreadBadgesSwapOutOfBand(t *testing.T) {
+	var b bytes.Buffer
+	if err := UnreadBadges([]RoomLink{{ID: 3, Unread: 0}, {ID: 7, Unread: 250}}).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	want := `<span id="unread-3" class="unread" hx-swap-oob="true"></span><span id="unread-7" class="unread" hx-swap-oob="true">99+</span>`
+	if b.String() != want {
+		t.Errorf("got  %s\nwant %s", b.String(), want)
+	}
+}

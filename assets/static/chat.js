@@ -31,6 +31,13 @@
 	// draws them at UTC midnight). The list is redone as a whole: a few
 	// hundred items at most.
 	const me = document.querySelector("[data-me]")?.dataset.me;
+
+	// The room the page shows, by its slug ("general" for general), and its
+	// page, which "/" is for general.
+	const app = document.querySelector(".app[data-room]");
+	const room = app ? app.dataset.room : "";
+	const roomURL = room && room !== "general" ? "/rooms/" + encodeURIComponent(room) : "/";
+	const idOf = (li) => Number((li.id || "").replace(/^m-/, "")) || 0;
 	function localise(list) {
 		let previousDay = null;
 		for (const li of list.querySelectorAll(":scope > li.msg")) {
@@ -240,6 +247,9 @@
 		// back on once a request is over, whatever the box holds.
 		document.addEventListener("htmx:after:swap", composerNow);
 		document.addEventListener("htmx:finally:request", () => setTimeout(composerNow));
+		hideOwnMessageButton();
+		const people = document.getElementById("people-popover");
+		if (people) new MutationObserver(hideOwnMessageButton).observe(people, { childList: true, subtree: true });
 		if (!list) return;
 		const scroller = document.getElementById("scroller") || list;
 		const hint = document.getElementById("new-messages");
@@ -267,13 +277,61 @@
 		}, { passive: true });
 		hint.addEventListener("click", () => { toBottom(); hideHint(); });
 
-		// While the tab is hidden, the title counts the messages that came.
-		const title = document.title;
+		// The title counts what the reader has not read: the badges of
+		// their other rooms, which the stream updates, and the messages
+		// that came into this room while the tab was hidden.
+		const title = (app && app.dataset.title) || document.title.replace(/^\(\d+\+?\) /, "");
 		let unread = 0;
+		const retitle = () => {
+			let elsewhere = 0;
+			for (const badge of document.querySelectorAll("#rooms .unread")) {
+				if (!badge.closest("[aria-current]")) elsewhere += parseInt(badge.textContent, 10) || 0;
+			}
+			const total = document.getElementById("unread-total");
+			if (total) total.textContent = elsewhere > 99 ? "99+" : elsewhere > 0 ? String(elsewhere) : "";
+			const n = elsewhere + unread;
+			document.title = n > 0 ? "(" + n + ") " + title : title;
+		};
+		const sidebar = document.getElementById("rooms-popover");
+		if (sidebar) new MutationObserver(retitle).observe(sidebar, { childList: true, characterData: true, subtree: true });
+
+		// Reading: while the page is visible, the server is told the newest
+		// message shown, at most once every 2 s (and at once when the tab
+		// comes back), so that the badges of this room elsewhere (other
+		// tabs, devices) go. Loading the page counted as reading it. A
+		// report that fails is of no matter: the next one says as much.
+		const newestShown = () => {
+			const items = list.querySelectorAll(":scope > li.msg");
+			for (let i = items.length - 1; i >= 0; i--) {
+				const id = idOf(items[i]);
+				if (id) return id;
+			}
+			return 0;
+		};
+		let readUpTo = newestShown(), reportedAt = 0, reportTimer = 0;
+		const reportRead = (now) => {
+			if (!room || document.hidden) return;
+			const id = newestShown();
+			if (id <= readUpTo) return;
+			const wait = reportedAt + 2000 - Date.now();
+			if (!now && wait > 0) {
+				if (!reportTimer) reportTimer = setTimeout(() => { reportTimer = 0; reportRead(false); }, wait);
+				return;
+			}
+			clearTimeout(reportTimer);
+			reportTimer = 0;
+			readUpTo = id;
+			reportedAt = Date.now();
+			fetch("/rooms/" + encodeURIComponent(room) + "/read", {
+				method: "POST", body: new URLSearchParams({ id: String(id) }), credentials: "same-origin",
+			}).catch(() => {});
+		};
+
 		document.addEventListener("visibilitychange", () => {
 			if (!document.hidden) {
 				unread = 0;
-				document.title = title;
+				retitle();
+				reportRead(true);
 			}
 		});
 
@@ -300,11 +358,19 @@
 			}
 			if (appended && document.hidden && messages > 0) {
 				unread += messages;
-				document.title = "(" + unread + ") " + title;
+				retitle();
 			}
+			if (messages > 0) reportRead(false);
 			height = scroller.scrollHeight;
 		}).observe(list, { childList: true });
 		toBottom();
+		// Opening a room with more unread than fits: start at the line above
+		// the first of them rather than at the newest.
+		const since = document.getElementById("new-since");
+		if (since && since.getBoundingClientRect().top < scroller.getBoundingClientRect().top) {
+			scroller.scrollTop += since.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+			atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < nearBottom;
+		}
 
 		// A phone's keyboard opening, or a rotation, shrinks the list: a
 		// reader at the bottom stays at the newest message.
@@ -334,6 +400,15 @@
 		}
 	}
 
+	// A stream's "who's online" is the same for every reader, with a
+	// Message button for each person: the reader's own is hidden here.
+	function hideOwnMessageButton() {
+		for (const form of document.querySelectorAll("#people form.dm")) {
+			const hide = form.elements.email?.value === me;
+			if (form.hidden !== hide) form.hidden = hide;
+		}
+	}
+
 	// A page too far behind for the stream to replay what it missed (a
 	// laptop that slept through a busy afternoon) is told so by a named
 	// event: the list is then fetched afresh, as a page load would show it.
@@ -341,9 +416,8 @@
 	// composer is not touched. If the fetch fails, the event's own notice,
 	// a link to reload the page, is shown instead.
 	async function reloadList(list, notice) {
-		const idOf = (li) => Number((li.id || "").replace(/^m-/, "")) || 0;
 		try {
-			const res = await fetch("/", { headers: { Accept: "text/html" }, credentials: "same-origin" });
+			const res = await fetch(roomURL, { headers: { Accept: "text/html" }, credentials: "same-origin" });
 			if (!res.ok) throw new Error("status " + res.status);
 			const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("messages");
 			if (!fresh) throw new Error("no message list");
