@@ -35,6 +35,10 @@ func (s *server) createMessage(c echo.Context) error {
 		s.keepDraft(c, typed)
 		return seeOther(c, "/")
 	}
+	room, err := s.roomOf(c, me)
+	if err != nil {
+		return err
+	}
 	text, reason := validateMessage(typed, s.MaxMessageLength)
 	status := http.StatusUnprocessableEntity
 	if !validKey(key) {
@@ -65,7 +69,25 @@ func (s *server) createMessage(c echo.Context) error {
 		// The message matters more than the name: sent under the address.
 		s.Logger.Warn("reading a display name", "sender", me.Email, "err", err)
 	}
-	m, err := s.Store.AddMessageAs(c.Request().Context(), author, text, key)
+	if room.ID != store.GeneralID && room.Kind == store.RoomOpen {
+		// Posting in an open room one is not in joins it, as the page's
+		// Join button would.
+		in, err := s.Rooms.IsMember(c.Request().Context(), room.ID, me.Email)
+		if err != nil {
+			return refuse(http.StatusServiceUnavailable, notSaved)
+		}
+		if !in {
+			if err := s.addMember(c, room, me.Email); err != nil {
+				return refuse(http.StatusServiceUnavailable, notSaved)
+			}
+		}
+	}
+	var m store.Message
+	if room.ID == store.GeneralID {
+		m, err = s.Store.AddMessageAs(c.Request().Context(), author, text, key)
+	} else {
+		m, err = s.Rooms.AddMessageIn(c.Request().Context(), room.ID, author, text, key)
+	}
 	switch {
 	case c.Request().Context().Err() != nil:
 		// The client left, and the store may be fine: the outcome says
@@ -77,7 +99,7 @@ func (s *server) createMessage(c echo.Context) error {
 	}
 	switch {
 	case err == nil:
-		s.Logger.Info("message", "id", m.ID, "sender", me.Email)
+		s.Logger.Info("message", "id", m.ID, "room", room.Slug, "sender", me.Email)
 	case errors.Is(err, store.ErrAlreadyStored):
 		// A retry of a message that was stored: the sender missed the
 		// answer, so it is given again, and nothing is stored or sent twice.
@@ -95,9 +117,11 @@ func (s *server) createMessage(c echo.Context) error {
 	}
 
 	if isHTMX(c) {
-		return render(c, http.StatusOK, views.ComposerForm(s.newComposer()))
+		composer := s.newComposer()
+		composer.Action = composerAction(room)
+		return render(c, http.StatusOK, views.ComposerForm(composer))
 	}
-	return seeOther(c, "/")
+	return seeOther(c, roomURL(room))
 }
 
 // newComposer is an empty composer with a new one-time key.

@@ -48,6 +48,15 @@ func (s *server) routes(e *echo.Echo) {
 	e.POST("/leave", s.leave)
 	e.POST("/messages", s.createMessage)
 	get(e, "/events", s.stream)
+	e.POST("/rooms", s.createRoom)
+	get(e, "/rooms/:slug", s.showRoom)
+	e.POST("/rooms/:slug/messages", s.createMessage)
+	get(e, "/rooms/:slug/events", s.stream)
+	e.POST("/rooms/:slug/join", s.joinRoom)
+	e.POST("/rooms/:slug/leave", s.leaveRoom)
+	e.POST("/rooms/:slug/members", s.invite)
+	e.POST("/rooms/:slug/read", s.markRead)
+	e.POST("/dm", s.directMessage)
 	get(e, "/here", s.here)
 	get(e, "/healthz", s.healthz)
 	get(e, "/robots.txt", robots)
@@ -77,5 +86,5 @@ func skipCompression(c echo.Context) bool {
 		return true
 	}
 	p := c.Request().URL.Path
-	return p == "/events" || strings.HasPrefix(p, assets.Prefix)
+	return p == "/events" || strings.HasPrefix(p, "/rooms/") && strings.HasSuffix(p, "/events") || strings.HasPrefix(p, assets.Prefix)
 }

@@ -12,7 +12,8 @@ import (
 // isSend reports whether the request is a message sent from the composer,
 // whose failures must give the person their text back.
 func isSend(c echo.Context) bool {
-	return c.Request().Method == http.MethodPost && c.Request().URL.Path == "/messages"
+	p := c.Request().URL.Path
+	return c.Request().Method == http.MethodPost && (p == "/messages" || strings.HasPrefix(p, "/rooms/") && strings.HasSuffix(p, "/messages"))
 }
 
 // renderSendFailed answers a send that failed, whatever failed (validation,

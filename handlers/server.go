@@ -20,13 +20,14 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// MessageStore is the history the handlers read and append to.
+// MessageStore is the history the handlers read and append to, which the
+// streams replay (general's part of it under the names it had before
+// rooms: RecentMessages, MessagesBefore, MessagesAfter).
 type MessageStore interface {
-	// AddMessageAs stores a message unless the sender has one stored
-	// under key already ("" is no key).
+	// AddMessageAs stores a message in general unless the sender has one
+	// stored under key already ("" is no key).
 	AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error)
-	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
-	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
+	stream.History
 	Ping(ctx context.Context) error
 }
 
@@ -43,6 +44,9 @@ type SessionRecords interface {
 // Options are the server's dependencies and settings.
 type Options struct {
 	Store MessageStore
+	// Rooms keeps the rooms and who has read what (the same store as
+	// Store, in run).
+	Rooms RoomStore
 	// Live is the live path: every stream, and who is online.
 	Live *stream.Pipeline
 	// Sessions encodes the session cookie (signed and encrypted);

@@ -23,6 +23,10 @@ func (s *server) stream(c echo.Context) error {
 	if !joined {
 		return problem(http.StatusUnauthorized, "Join the chat to see messages.")
 	}
+	room, err := s.roomOf(c, me)
+	if err != nil {
+		return err
+	}
 	after, replay, err := streamStart(c.Request())
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
@@ -39,6 +43,7 @@ func (s *server) stream(c echo.Context) error {
 	var st *stream.Stream
 	st, err = s.Live.Open(c.Response(), stream.Request{
 		Email:       me.Email,
+		Room:        room.ID,
 		After:       after,
 		Replay:      replay,
 		Reconnected: c.Request().Header.Get("Last-Event-ID") != "",

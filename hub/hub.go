@@ -158,3 +158,20 @@ func (h *Hub) Close() {
 		close(h.allDetached)
 	}
 }
+
+// Send offers e to s alone, outside the log and the rounds: a notice for one
+// stream (its sidebar's unread counts), never a stored message, whose place
+// in the order of events only the log keeps. Like a published event, it is
+// written directly if s is idle, else queued; a subscriber that cannot take
+// it is dropped. It never blocks on the fan-out.
+func (h *Hub) Send(s *Subscriber, e *Event) {
+	if e.ID != 0 {
+		panic("hub: Send is for notices; messages are published")
+	}
+	if s.deliver(e) {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.remove(s, "")
+}

@@ -479,3 +479,35 @@ func TestManySubscribersInShards(t *testing.T) {
 		}
 	}
 }
+
+func TestSendReachesOneSubscriberAlone(t *testing.T) {
+	h := New()
+	to, _ := h.Subscribe()
+	other, _ := h.Subscribe()
+	h.Send(to, &Event{Frame: []byte("data: notice\n\n")})
+	if got := len(to.Events()); got != 1 {
+		t.Errorf("the subscriber sent to has %d events queued, want 1", got)
+	}
+	if got := len(other.Events()); got != 0 {
+		t.Errorf("another subscriber has %d events queued, want 0", got)
+	}
+
+	// Written directly while idle, like a published event.
+	c := &conn{room: -1}
+	idle, _ := h.Subscribe()
+	idle.SetDirect(c.write)
+	idle.Idle(0)
+	h.Send(idle, &Event{Frame: []byte("data: notice\n\n")})
+	if got := c.text(); got != "data: notice\n\n" {
+		t.Errorf("written directly %q", got)
+	}
+
+	// One that cannot take it is dropped, as by the fan-out.
+	for range SubscriberBuffer {
+		h.Send(other, &Event{Frame: []byte("data: x\n\n")})
+	}
+	h.Send(other, &Event{Frame: []byte("data: one too many\n\n")})
+	if other.Ended() != EndedTooSlow || h.Len() != 2 {
+		t.Errorf("full subscriber: ended %q, %d subscribers left; want dropped as too slow", other.Ended(), h.Len())
+	}
+}

@@ -23,7 +23,7 @@ func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message
 	}
 	// Catch up while the writer cannot commit: nothing falls in between.
 	for {
-		page, err := s.MessagesAfter(ctx, afterID, followPage)
+		page, err := s.logAfter(ctx, afterID, followPage)
 		if err != nil {
 			s.follow.mu.Unlock()
 			return err
@@ -50,4 +50,11 @@ func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message
 	case <-s.writes.closed:
 		return nil
 	}
+}
+
+// logAfter returns up to limit messages of every room with id > afterID,
+// oldest first: what a follower catches up on.
+func (s *SQLite) logAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
+	return s.query(ctx, "log after",
+		`SELECT `+sqliteColumns+` FROM messages WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 }

@@ -18,36 +18,48 @@ func scanMessage(row pgx.Row, m *Message) error {
 	return row.Scan(&m.ID, &m.RoomID, &m.Sender, &m.Content, &m.CreatedAt, &m.SenderName, &m.Verified)
 }
 
-// MessagesAfter returns up to limit messages with id > afterID, oldest first.
+// MessagesAfter returns up to limit of general's messages with id >
+// afterID, oldest first: the chat's one room before there were rooms keeps
+// the reads it had.
 func (p *Postgres) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
-	const op = "messages after"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	return p.readMessages(ctx, op, selectMessagesAfter, afterID, limit)
+	return p.RoomMessagesAfter(ctx, GeneralID, afterID, limit)
 }
 
-// RecentMessages returns the latest limit messages, oldest first.
+// RecentMessages returns general's latest limit messages, oldest first.
 func (p *Postgres) RecentMessages(ctx context.Context, limit int) ([]Message, error) {
-	const op = "recent messages"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	msgs, err := p.readMessages(ctx, op,
-		`SELECT `+postgresColumns+` FROM messages ORDER BY id DESC LIMIT $1`, limit)
-	return oldestFirst(msgs), err
+	return p.RoomRecentMessages(ctx, GeneralID, limit)
 }
 
-// MessagesBefore returns the latest limit messages with id < beforeID, oldest
-// first: the page above the oldest one a reader already has.
+// MessagesBefore returns general's latest limit messages with id <
+// beforeID, oldest first: the page above the oldest one a reader already
+// has.
 func (p *Postgres) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
-	const op = "messages before"
+	return p.RoomMessagesBefore(ctx, GeneralID, beforeID, limit)
+}
+
+// LogBefore returns the latest limit messages of every room with id <
+// beforeID, oldest first: the end of the log, which a new process keeps in
+// memory.
+func (p *Postgres) LogBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
+	const op = "log before"
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	msgs, err := p.readMessages(ctx, op,
 		`SELECT `+postgresColumns+` FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	return oldestFirst(msgs), err
+}
+
+// RoomCountAfter counts the room's messages with id > afterID, up to limit.
+func (p *Postgres) RoomCountAfter(ctx context.Context, roomID, afterID int64, limit int) (int, error) {
+	var n int
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
+		return c.QueryRow(ctx, selectRoomCountAfter, roomID, afterID, limit).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: room count after: %w", err)
+	}
+	return n, nil
 }
 
 // LastID returns the highest stored message id, 0 when there are none.

@@ -41,11 +41,12 @@ const (
 	selectJoinable = `SELECT r.kind, EXISTS (SELECT 1 FROM room_members WHERE room_id = r.id AND email = $2)
 		FROM rooms r WHERE r.id = $1`
 
-	// The room's page of the log, as MessagesAfter, RecentMessages and
-	// MessagesBefore read the whole log. $1 is the room.
+	// The room's page of the log. $1 is the room.
 	selectRoomMessagesAfter  = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3`
 	selectRoomRecentMessages = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 ORDER BY id DESC LIMIT $2`
 	selectRoomMessagesBefore = `SELECT ` + messageColumns + ` FROM messages WHERE room_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`
+	// selectRoomCountAfter stops counting at $3 rows of the index.
+	selectRoomCountAfter = `SELECT count(*) FROM (SELECT 1 FROM messages WHERE room_id = $1 AND id > $2 ORDER BY id LIMIT $3) AS after`
 )
 
 // whyNotJoined is JoinRoom's answer when its insert did nothing: found,

@@ -30,6 +30,8 @@ type roomStore interface {
 	MarkRead(ctx context.Context, roomID int64, email string, id int64) error
 	LastRead(ctx context.Context, roomID int64, email string) (int64, error)
 	RoomMessagesAfter(ctx context.Context, roomID, afterID int64, limit int) ([]store.Message, error)
+	LogBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
+	RoomCountAfter(ctx context.Context, roomID, afterID int64, limit int) (int, error)
 	RoomRecentMessages(ctx context.Context, roomID int64, limit int) ([]store.Message, error)
 	RoomMessagesBefore(ctx context.Context, roomID, beforeID int64, limit int) ([]store.Message, error)
 }
@@ -384,12 +386,29 @@ func testRoomMessages(t *testing.T, st roomStore, _ opener) {
 		}
 	}
 
-	// The whole log still reads as one, each message with its room.
-	all, err := st.MessagesAfter(ctx, 0, 100)
-	if err != nil || len(all) != len(inRoom)+len(inGeneral) {
-		t.Fatalf("MessagesAfter = %d messages, %v", len(all), err)
+	// general keeps the reads it had before rooms: its messages alone.
+	for name, read := range map[string][]store.Message{
+		"MessagesAfter":  must(st.MessagesAfter(ctx, 0, 100)),
+		"RecentMessages": must(st.RecentMessages(ctx, 100)),
+		"MessagesBefore": must(st.MessagesBefore(ctx, 1<<40, 100)),
+	} {
+		check(name, read, nil, inGeneral, store.GeneralID)
 	}
-	for _, read := range [][]store.Message{all, must(st.RecentMessages(ctx, 100)), must(st.MessagesBefore(ctx, 1<<40, 100))} {
+	// Counting stops at the limit.
+	for limit, want := range map[int]int{1: 1, 2: 2, 10: len(inRoom)} {
+		if n, err := st.RoomCountAfter(ctx, r.ID, 0, limit); err != nil || n != want {
+			t.Errorf("RoomCountAfter(limit %d) = %d, %v; want %d", limit, n, err, want)
+		}
+	}
+	if n, err := st.RoomCountAfter(ctx, r.ID, inRoom[0], 10); err != nil || n != len(inRoom)-1 {
+		t.Errorf("RoomCountAfter(after the first) = %d, %v", n, err)
+	}
+	// The whole log still reads as one, each message with its room.
+	all := must(st.LogBefore(ctx, 1<<40, 100))
+	if len(all) != len(inRoom)+len(inGeneral) {
+		t.Fatalf("LogBefore = %d messages", len(all))
+	}
+	for _, read := range [][]store.Message{all} {
 		for _, m := range read {
 			want := store.GeneralID
 			if slices.Contains(inRoom, m.ID) {

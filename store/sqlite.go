@@ -215,37 +215,45 @@ func migrateSQLite(ctx context.Context, db *sql.DB, steps []string) error {
 // sqliteColumns are what query scans, in its order.
 const sqliteColumns = messageColumns
 
-// MessagesAfter returns up to limit messages with id > afterID, oldest first.
+// MessagesAfter returns up to limit of general's messages with id >
+// afterID, oldest first: the chat's one room before there were rooms keeps
+// the reads it had.
 func (s *SQLite) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]Message, error) {
-	const op = "messages after"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	return s.query(ctx, op,
-		`SELECT `+sqliteColumns+` FROM messages WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	return s.RoomMessagesAfter(ctx, GeneralID, afterID, limit)
 }
 
-// RecentMessages returns the latest limit messages, oldest first.
+// RecentMessages returns general's latest limit messages, oldest first.
 func (s *SQLite) RecentMessages(ctx context.Context, limit int) ([]Message, error) {
-	const op = "recent messages"
-	if err := checkLimit(op, limit); err != nil {
-		return nil, err
-	}
-	msgs, err := s.query(ctx, op,
-		`SELECT `+sqliteColumns+` FROM messages ORDER BY id DESC LIMIT ?`, limit)
-	return oldestFirst(msgs), err
+	return s.RoomRecentMessages(ctx, GeneralID, limit)
 }
 
-// MessagesBefore returns the latest limit messages with id < beforeID, oldest
-// first: the page above the oldest one a reader already has.
+// MessagesBefore returns general's latest limit messages with id <
+// beforeID, oldest first: the page above the oldest one a reader already
+// has.
 func (s *SQLite) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
-	const op = "messages before"
+	return s.RoomMessagesBefore(ctx, GeneralID, beforeID, limit)
+}
+
+// LogBefore returns the latest limit messages of every room with id <
+// beforeID, oldest first: the end of the log, which a new process keeps in
+// memory.
+func (s *SQLite) LogBefore(ctx context.Context, beforeID int64, limit int) ([]Message, error) {
+	const op = "log before"
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
 	msgs, err := s.query(ctx, op,
 		`SELECT `+sqliteColumns+` FROM messages WHERE id < ? ORDER BY id DESC LIMIT ?`, beforeID, limit)
 	return oldestFirst(msgs), err
+}
+
+// RoomCountAfter counts the room's messages with id > afterID, up to limit.
+func (s *SQLite) RoomCountAfter(ctx context.Context, roomID, afterID int64, limit int) (int, error) {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, sqliteParams(selectRoomCountAfter), roomID, afterID, limit).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: room count after: %w", err)
+	}
+	return n, nil
 }
 
 // LastID returns the highest stored message id, 0 when there are none.

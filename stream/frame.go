@@ -99,7 +99,7 @@ func presenceFrames(c presence.Change, names map[string]string, unverified bool)
 			}
 		}
 	}
-	if err := views.PeoplePanel(views.People{Online: c.Online, Names: names, Unverified: unverified}, true).Render(ctx, &panel); err != nil {
+	if err := views.PeoplePanel(views.People{Online: c.Online, Names: names, Unverified: unverified, Private: !unverified}, true).Render(ctx, &panel); err != nil {
 		return nil, nil, err
 	}
 	online = encodeEvent(0, panel.Bytes())

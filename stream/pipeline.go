@@ -48,14 +48,25 @@ type Config struct {
 	Unverified bool
 	// Names, if set, reads display names for the "who's online" panel.
 	Names func(ctx context.Context, emails []string) (map[string]string, error)
+	// Members, if set, reads who is in a room, for the room's "who's
+	// online" (general's is everyone online).
+	Members func(ctx context.Context, room int64) ([]string, error)
+	// Rooms, if set, reads someone's rooms with their unread counts, which
+	// their streams then keep up to date in their sidebar.
+	Rooms func(ctx context.Context, email string) ([]store.RoomState, error)
 }
 
-// Pipeline is the live path of one instance: the hub every stream
-// subscribes to, the roster of who is online, and what feeds the hub
-// (stored messages through the broker, presence changes, heartbeats).
-// run and the tests build it with NewPipeline and Start alike.
+// Pipeline is the live path of one instance: a hub per room that streams
+// subscribe to, the roster of who is online, the unread counts of who is
+// reading, and what feeds the hubs (stored messages through the broker,
+// presence changes, heartbeats). run and the tests build it with
+// NewPipeline and Start alike.
 type Pipeline struct {
-	hub          *hub.Hub
+	roomsMu      sync.RWMutex
+	rooms        map[int64]*room // guarded by roomsMu
+	closed       bool            // guarded by roomsMu
+	readers      *readers
+	members      func(ctx context.Context, room int64) ([]string, error)
 	roster       *presence.Roster
 	broker       Broker
 	history      History
@@ -67,14 +78,15 @@ type Pipeline struct {
 	heartbeat    time.Duration
 	unverified   bool
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
-	open         atomic.Int64           // streams open
-	online       atomic.Pointer[[]byte] // who is online, framed: see onlineFrame
+	open         atomic.Int64 // streams open
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
 func NewPipeline(c Config) *Pipeline {
 	p := &Pipeline{
-		hub:          hub.New(),
+		rooms:        map[int64]*room{},
+		readers:      newReaders(c.Rooms, c.Logger),
+		members:      c.Members,
 		broker:       c.Broker,
 		history:      c.History,
 		log:          c.Logger,
@@ -85,6 +97,8 @@ func NewPipeline(c Config) *Pipeline {
 		unverified:   c.Unverified,
 		names:        c.Names,
 	}
+	// general's hub exists from the start: Hub returns it.
+	p.rooms[store.GeneralID] = &room{id: store.GeneralID, hub: hub.New()}
 	p.roster = presence.New(c.Directory, c.PresenceGrace, func(ch presence.Change) {
 		if err := p.publishPresence(ch); err != nil {
 			p.log.Error("publishing presence", "err", err)
@@ -108,11 +122,12 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the latest messages: %w", err)
 	}
-	pub := &publisher{hub: p.hub, recent: p.recent, prev: latest}
+	pub := &publisher{p: p, recent: p.recent, prev: latest}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { p.roster.Run(ctx, p.log) })
-	background.Go(func() { heartbeat(ctx, p.hub, p.heartbeat) })
+	background.Go(func() { p.beat(ctx, p.heartbeat) })
+	background.Go(func() { p.readers.run(ctx) })
 	background.Go(func() {
 		err := p.broker.Follow(ctx, last, func(m store.Message) {
 			if err := pub.publish(m); err != nil {
@@ -136,7 +151,12 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 // 200 and closes. On an error (ErrClosed, ErrReplayFailed, ErrNeedsHTTP1)
 // nothing was written and req.OnClose is not called.
 func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
-	sub, err := p.hub.Subscribe()
+	req.Room = cmp.Or(req.Room, store.GeneralID)
+	r, err := p.roomOf(req.Room)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := r.hub.Subscribe()
 	if errors.Is(err, hub.ErrClosed) {
 		return nil, ErrClosed
 	} else if err != nil {
@@ -144,15 +164,15 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	}
 	var start replayStart
 	if req.Replay {
-		if start, err = p.startReplay(req.After); err != nil {
-			p.hub.Unsubscribe(sub)
+		if start, err = p.startReplay(req.Room, req.After); err != nil {
+			r.hub.Unsubscribe(sub)
 			return nil, err
 		}
 	}
 	h := head(w.Header())
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		p.hub.Unsubscribe(sub)
+		r.hub.Unsubscribe(sub)
 		if errors.Is(err, http.ErrNotSupported) {
 			return nil, fmt.Errorf("%w: %v", ErrNeedsHTTP1, err)
 		}
@@ -168,12 +188,19 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	}
 	p.open.Add(1)
 	log := cmp.Or(req.Log, p.log)
-	log.Info("stream connected", "after", req.After, "replay", req.Replay)
-	return &Stream{p: p, req: req, conn: conn, w: socket, sub: sub, log: log, head: h, start: start}, nil
+	log.Info("stream connected", "room", req.Room, "after", req.After, "replay", req.Replay)
+	st := &Stream{p: p, req: req, room: r, conn: conn, w: socket, sub: sub, log: log, head: h, start: start}
+	p.readers.add(st)
+	return st, nil
 }
 
-// Hub is the hub every stream subscribes to.
-func (p *Pipeline) Hub() *hub.Hub { return p.hub }
+// Hub is general's hub.
+func (p *Pipeline) Hub() *hub.Hub { return p.existingRoom(store.GeneralID).hub }
+
+// Reload reads email's rooms and unread counts again and updates the
+// sidebars of their streams here: after they read a room, joined, left or
+// were added to one. It returns at once.
+func (p *Pipeline) Reload(email string) { p.readers.Reload(email) }
 
 // Roster is who is online.
 func (p *Pipeline) Roster() *presence.Roster { return p.roster }
@@ -189,7 +216,21 @@ func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 // extension keeps such a wait as the base of that page's later reconnects,
 // which it doubles on each failed attempt, so a page that met a restart
 // would wait longer after every later cut (up to a minute).
-func (p *Pipeline) Close() { p.hub.Close() }
+func (p *Pipeline) Close() {
+	p.roomsMu.Lock()
+	p.closed = true
+	p.roomsMu.Unlock()
+	for _, r := range p.allRooms() {
+		r.hub.Close()
+	}
+}
 
 // Wait blocks, after Close, until every stream has ended, or ctx ends.
-func (p *Pipeline) Wait(ctx context.Context) error { return p.hub.Wait(ctx) }
+func (p *Pipeline) Wait(ctx context.Context) error {
+	for _, r := range p.allRooms() {
+		if err := r.hub.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/chatzilla/chatzilla/hub"
@@ -10,68 +11,147 @@ import (
 	"github.com/chatzilla/chatzilla/views"
 )
 
-// publisher hands every stored message to every stream. How a message is
-// shown depends on the one before it (see views.Message.InLog), so the
-// publisher remembers it.
+// publisher hands every stored message to the streams of its room. How a
+// message is shown depends on the one before it in its room (see
+// views.Message.InLog), so the publisher remembers each room's last one
+// (from the messages recent loaded at start, and those published since): a
+// room whose last message is older than that is shown from the next one as
+// if nothing came before it.
 type publisher struct {
-	hub    *hub.Hub
+	p      *Pipeline
 	recent *recent
-	prev   *store.Message
+	prev   map[int64]*store.Message // by room
 }
 
-// publish renders m once, frames it once and hands it to every stream. The
-// broker calls it for every stored message, in id order, from one
-// goroutine. The frame is kept in recent before the hub has it: a stream
-// that finds a message missing from recent has subscribed in time to get
-// it from the hub (see recent).
-func (p *publisher) publish(m store.Message) error {
-	frame, err := MessageFrame(p.prev, m)
+// publish renders m once, frames it once and hands it to its room's
+// streams. The broker calls it for every stored message, in id order, from
+// one goroutine. The frame is kept in recent before the hub has it: a
+// stream that finds a message missing from recent has subscribed in time to
+// get it from the hub (see recent), and a room that has no hub yet gets one
+// only when a stream subscribes, after that.
+func (pub *publisher) publish(m store.Message) error {
+	frame, err := MessageFrame(pub.prev[m.RoomID], m)
 	// The next message follows on from m, even unshown, as it does in a
 	// replay from the store.
-	p.prev = &m
+	pub.prev[m.RoomID] = &m
 	if err != nil {
-		p.recent.reset(m.ID)
+		pub.recent.reset(m.ID)
 		return err
 	}
-	p.recent.add(m.ID, frame)
-	p.hub.Publish(hub.Event{ID: m.ID, Frame: frame})
+	pub.recent.add(m.ID, m.RoomID, frame)
+	if r := pub.p.existingRoom(m.RoomID); r != nil {
+		r.hub.Publish(hub.Event{ID: m.ID, Frame: frame})
+	}
+	pub.p.readers.message(m)
 	return nil
 }
 
-// publishPresence tells every stream who joined or left. It also keeps who
-// is online now, framed with the names, for the pages that reconnect until
-// the next change (see onlineFrame): a crowd reconnecting after a restart
-// must not cost a names read each.
+// publishPresence tells the streams of every room where someone joined or
+// left who did, and who of its members is online now. It also keeps that,
+// framed with the names, for the pages that reconnect until the next change
+// (see onlineFrame): a crowd reconnecting after a restart must not cost a
+// names read each.
 func (p *Pipeline) publishPresence(c presence.Change) error {
-	frame, online, err := presenceFrames(c, p.readNames(c.Online), p.unverified)
-	if err != nil {
-		return err
+	rooms := p.allRooms()
+	names := p.readNames(roomsShown(rooms, c.Online))
+	for _, r := range rooms {
+		if !touches(r, c) {
+			continue
+		}
+		frame, err := p.roomPresence(r, c.Online, &c, names)
+		if err != nil {
+			return err
+		}
+		r.hub.Publish(hub.Event{Frame: frame})
 	}
-	p.online.Store(&online)
-	p.hub.Publish(hub.Event{Frame: frame})
 	return nil
 }
 
-// onlineFrame is who is online, for a page that reconnected: as of the last
-// change, with names, or, before any change, as the roster has it now.
-func (p *Pipeline) onlineFrame() ([]byte, error) {
-	if f := p.online.Load(); f != nil {
+// roomPresence frames who of r's members is online, with the notices of c
+// (nil: none) that concern them, and keeps the panel for reconnecting
+// pages. names, if nil, are read.
+func (p *Pipeline) roomPresence(r *room, online []string, c *presence.Change, names ...map[string]string) ([]byte, error) {
+	in := presence.Change{Online: r.filter(online)}
+	if c != nil {
+		in.Joined, in.Left = r.filter(c.Joined), r.filter(c.Left)
+	}
+	var n map[string]string
+	if len(names) > 0 && names[0] != nil {
+		n = names[0]
+	} else {
+		n = p.readNames(shown(in.Online))
+	}
+	frame, panel, err := presenceFrames(in, n, p.unverified)
+	if err != nil {
+		return nil, err
+	}
+	r.online.Store(&panel)
+	return frame, nil
+}
+
+// filter keeps the members of r among emails (all of them for general).
+func (r *room) filter(emails []string) []string {
+	m := r.members.Load()
+	if m == nil {
+		return emails
+	}
+	var in []string
+	for _, e := range emails {
+		if (*m)[e] {
+			in = append(in, e)
+		}
+	}
+	return in
+}
+
+// touches reports whether c changes who of r's members is online.
+func touches(r *room, c presence.Change) bool {
+	for _, e := range slices.Concat(c.Joined, c.Left) {
+		if r.isMember(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// shown is the part of a sorted list of people the panel lists.
+func shown(online []string) []string { return online[:min(len(online), views.MaxPeopleShown)] }
+
+// roomsShown is everyone the panels of rooms list, once each.
+func roomsShown(rooms []*room, online []string) []string {
+	seen := map[string]bool{}
+	var all []string
+	for _, r := range rooms {
+		for _, e := range shown(r.filter(online)) {
+			if !seen[e] {
+				seen[e] = true
+				all = append(all, e)
+			}
+		}
+	}
+	return all
+}
+
+// onlineFrame is who of r's members is online, for a page that
+// reconnected: as of the last change, with names, or, before any change, as
+// the roster has it now.
+func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
+	if f := r.online.Load(); f != nil {
 		return *f, nil
 	}
-	_, online, err := presenceFrames(presence.Change{Online: p.roster.Online()}, nil, p.unverified)
+	_, online, err := presenceFrames(presence.Change{Online: r.filter(p.roster.Online())}, nil, p.unverified)
 	return online, err
 }
 
-// readNames are the display names of the people the panel lists. Without
+// readNames are the display names of the people some panel lists. Without
 // them (the store is slow or down) it shows addresses: the list matters
 // more than the names.
-func (p *Pipeline) readNames(online []string) map[string]string {
+func (p *Pipeline) readNames(emails []string) map[string]string {
 	var names map[string]string
-	if p.names != nil {
-		shown := online[:min(len(online), views.MaxPeopleShown)]
+	if p.names != nil && len(emails) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), namesTimeout)
 		var err error
-		if names, err = p.names(ctx, shown); err != nil {
+		if names, err = p.names(ctx, emails); err != nil {
 			p.log.Warn("reading display names for who's online", "err", err)
 		}
 		cancel()
@@ -86,10 +166,10 @@ const namesTimeout = time.Second
 // heartbeatFrame is an SSE comment: browsers ignore it, routers see traffic.
 var heartbeatFrame = []byte(": heartbeat\n\n")
 
-// heartbeat sends a comment to every stream at every interval until ctx
-// ends, so idle streams are not cut by routers. It is one event for the hub
-// to fan out, rather than a timer in every stream.
-func heartbeat(ctx context.Context, h *hub.Hub, interval time.Duration) {
+// beat sends a comment to every stream at every interval until ctx
+// ends, so idle streams are not cut by routers. It is one event for each
+// room's hub to fan out, rather than a timer in every stream.
+func (p *Pipeline) beat(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -97,7 +177,9 @@ func heartbeat(ctx context.Context, h *hub.Hub, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			h.Publish(hub.Event{Frame: heartbeatFrame})
+			for _, r := range p.allRooms() {
+				r.hub.Publish(hub.Event{Frame: heartbeatFrame})
+			}
 		}
 	}
 }

@@ -37,6 +37,7 @@ type recent struct {
 
 type recentMessage struct {
 	id    int64
+	room  int64
 	frame []byte
 }
 
@@ -46,47 +47,52 @@ func newRecent(size int) *recent {
 	return &recent{size: max(0, min(size, maxRecent))}
 }
 
-// load fills r with the last messages stored up to id last, rendered as the
-// publisher renders them (each after its predecessor in the log), and
-// returns the last of them, which the next published message follows on
-// from.
-func (r *recent) load(ctx context.Context, h History, last int64) (*store.Message, error) {
-	// One more than kept: the oldest kept is rendered after it.
-	ms, err := h.MessagesBefore(ctx, last+1, r.size+1)
+// load fills r with the last messages stored up to id last, each rendered
+// as the publisher renders it (after its predecessor in its room), and
+// returns the last message of each room among them, which the next
+// published message in that room follows on from. A message whose room's
+// predecessor is older than the window is rendered as the first of its
+// group, as the publisher does for such a room.
+func (r *recent) load(ctx context.Context, h History, last int64) (map[int64]*store.Message, error) {
+	// One more than kept: the oldest kept is rendered after it (when in
+	// the same room).
+	ms, err := h.LogBefore(ctx, last+1, r.size+1)
 	if err != nil {
 		return nil, err
 	}
-	var prev *store.Message
+	prev := make(map[int64]*store.Message)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs, r.floor, r.last, r.loaded = nil, 0, 0, true
 	if len(ms) > r.size {
-		prev, ms = &ms[len(ms)-r.size-1], ms[len(ms)-r.size:]
-		r.floor, r.last = prev.ID, prev.ID
+		first := &ms[len(ms)-r.size-1]
+		prev[first.RoomID], ms = first, ms[len(ms)-r.size:]
+		r.floor, r.last = first.ID, first.ID
 	}
 	for i := range ms {
-		frame, err := MessageFrame(prev, ms[i])
-		prev = &ms[i]
+		m := &ms[i]
+		frame, err := MessageFrame(prev[m.RoomID], *m)
+		prev[m.RoomID] = m
 		if err != nil {
 			// Nothing up to it can be served from memory; what
 			// follows can.
-			r.resetLocked(ms[i].ID)
+			r.resetLocked(m.ID)
 			continue
 		}
-		r.addLocked(ms[i].ID, frame)
+		r.addLocked(m.ID, m.RoomID, frame)
 	}
 	return prev, nil
 }
 
 // add keeps the frame of the message just published, dropping the oldest
 // beyond the window's size.
-func (r *recent) add(id int64, frame []byte) {
+func (r *recent) add(id, room int64, frame []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.addLocked(id, frame)
+	r.addLocked(id, room, frame)
 }
 
-func (r *recent) addLocked(id int64, frame []byte) {
+func (r *recent) addLocked(id, room int64, frame []byte) {
 	if r.size == 0 {
 		r.floor, r.last = id, id
 		return
@@ -96,7 +102,7 @@ func (r *recent) addLocked(id int64, frame []byte) {
 		r.msgs[0] = recentMessage{} // let go of the frame
 		r.msgs = r.msgs[1:]         // append copies what is left when it grows
 	}
-	r.msgs = append(r.msgs, recentMessage{id, frame})
+	r.msgs = append(r.msgs, recentMessage{id, room, frame})
 	r.last = id
 }
 
@@ -113,10 +119,11 @@ func (r *recent) resetLocked(id int64) {
 	r.msgs, r.floor, r.last = r.msgs[:0], id, id
 }
 
-// since returns the frames of the messages published after id after, and
-// the id of the newest message published (0 before load). ok is false when
-// some message after after is no longer kept: the caller reads the store.
-func (r *recent) since(after int64) (frames [][]byte, newest int64, ok bool) {
+// since returns the frames of room's messages published after id after, and
+// the id of the newest message published in any room (0 before load). ok is
+// false when some message after after is no longer kept: the caller reads
+// the store.
+func (r *recent) since(room, after int64) (frames [][]byte, newest int64, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if !r.loaded || after < r.floor {
@@ -131,9 +138,8 @@ func (r *recent) since(after int64) (frames [][]byte, newest int64, ok bool) {
 			hi = mid
 		}
 	}
-	if lo < len(r.msgs) {
-		frames = make([][]byte, 0, len(r.msgs)-lo)
-		for _, m := range r.msgs[lo:] {
+	for _, m := range r.msgs[lo:] {
+		if m.room == room {
 			frames = append(frames, m.frame)
 		}
 	}

@@ -28,11 +28,50 @@ const (
 // down, or too slow): the client should try again shortly.
 var ErrReplayFailed = errors.New("stream: reading the messages to replay failed")
 
-// History is the stored messages a stream replays.
+// History is the stored messages a stream replays: the log (every room),
+// whose end the pipeline keeps in memory, and each room's part of it.
+// general's part has the names it had before rooms (RecentMessages,
+// MessagesAfter, MessagesBefore).
 type History interface {
+	// LogBefore is the latest limit messages of every room with id <
+	// beforeID, oldest first.
+	LogBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
 	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
 	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
 	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
+	RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error)
+	RoomMessagesAfter(ctx context.Context, room, afterID int64, limit int) ([]store.Message, error)
+	RoomMessagesBefore(ctx context.Context, room, beforeID int64, limit int) ([]store.Message, error)
+	// RoomCountAfter counts the room's messages after afterID, up to
+	// limit: whether a page is too far behind to replay.
+	RoomCountAfter(ctx context.Context, room, afterID int64, limit int) (int, error)
+}
+
+// roomHistory is one room's part of the log.
+type roomHistory struct {
+	h  History
+	id int64
+}
+
+func (r roomHistory) recent(ctx context.Context, limit int) ([]store.Message, error) {
+	if r.id == store.GeneralID {
+		return r.h.RecentMessages(ctx, limit)
+	}
+	return r.h.RoomRecentMessages(ctx, r.id, limit)
+}
+
+func (r roomHistory) after(ctx context.Context, afterID int64, limit int) ([]store.Message, error) {
+	if r.id == store.GeneralID {
+		return r.h.MessagesAfter(ctx, afterID, limit)
+	}
+	return r.h.RoomMessagesAfter(ctx, r.id, afterID, limit)
+}
+
+func (r roomHistory) before(ctx context.Context, beforeID int64, limit int) ([]store.Message, error) {
+	if r.id == store.GeneralID {
+		return r.h.MessagesBefore(ctx, beforeID, limit)
+	}
+	return r.h.RoomMessagesBefore(ctx, r.id, beforeID, limit)
 }
 
 // replayStart is what a stream replays, decided (and its first page read)
@@ -63,7 +102,7 @@ type page struct {
 // sendOnline sends who is online now. It returns why the stream must end,
 // "" if it may go on.
 func (st *Stream) sendOnline() (why string) {
-	people, err := st.p.onlineFrame()
+	people, err := st.p.onlineFrame(st.room)
 	if err != nil {
 		st.log.Error("rendering who is online", "err", err)
 		return "render failed"
@@ -102,7 +141,7 @@ func (st *Stream) replay() (last int64, why string) {
 		if !pg.more {
 			return pg.last, ""
 		}
-		next, err := st.p.nextPage(pg.last, pg.prev)
+		next, err := st.p.nextPage(st.room.id, pg.last, pg.prev)
 		if err != nil {
 			st.log.Error("stream replay", "after", pg.last, "err", err)
 			return 0, "replay failed" // the browser reconnects and tries again
@@ -111,24 +150,19 @@ func (st *Stream) replay() (last int64, why string) {
 	}
 }
 
-// startReplay decides what a stream resuming after id after replays, and
-// reads the first page of it. The caller has subscribed to the hub.
-func (p *Pipeline) startReplay(after int64) (replayStart, error) {
-	frames, published, inMemory := p.recent.since(after)
-	// A page further behind than MaxReplay is not sent everything it
-	// missed, which could be the whole history, for every stream a script
-	// cares to open: it is told to reload its list, and the stream goes on
-	// from the newest message. The newest published is a lower bound of
-	// the newest stored, so this needs no read.
-	if published-after > int64(p.maxReplay) {
-		return replayStart{reload: true, page: page{last: published}}, nil
-	}
-	// The newest stored, read once for a crowd resuming together (see
-	// shared). Memory is trusted only up to it: a message stored but not
-	// published here (by the process this one replaced, still finishing
-	// its last posts on the same SQLite file) is read from the store.
-	v, err := p.shared(fmt.Sprintf("newest, published %d", published), func(ctx context.Context) (any, error) {
-		newest, err := p.history.RecentMessages(ctx, 1)
+// startReplay decides what a stream resuming after id after in room
+// replays, and reads the first page of it. The caller has subscribed to the
+// room's hub.
+func (p *Pipeline) startReplay(room, after int64) (replayStart, error) {
+	frames, published, inMemory := p.recent.since(room, after)
+	// The room's newest stored, read once for a crowd resuming together
+	// (see shared). Memory is trusted only up to it: a message stored but
+	// not published here (by the process this one replaced, still
+	// finishing its last posts on the same SQLite file) is read from the
+	// store.
+	h := roomHistory{p.history, room}
+	v, err := p.shared(fmt.Sprintf("newest in %d, published %d", room, published), func(ctx context.Context) (any, error) {
+		newest, err := h.recent(ctx, 1)
 		if err != nil || len(newest) == 0 {
 			return int64(0), err
 		}
@@ -138,41 +172,56 @@ func (p *Pipeline) startReplay(after int64) (replayStart, error) {
 		return replayStart{}, err
 	}
 	newest := v.(int64)
+	// A page further behind than MaxReplay is not sent everything it
+	// missed, which could be the whole history, for every stream a script
+	// cares to open: it is told to reload its list, and the stream goes on
+	// from the newest message. Ids are global, so how far behind a page is
+	// in its room is a count, from memory or (bounded) from the store.
 	if inMemory && newest <= published {
+		if len(frames) > p.maxReplay {
+			return replayStart{reload: true, page: page{last: published}}, nil
+		}
 		return replayStart{page: page{frames: frames, last: max(after, published)}}, nil
 	}
-	if newest-after > int64(p.maxReplay) {
-		return replayStart{reload: true, page: page{last: newest}}, nil
+	v, err = p.shared(fmt.Sprintf("count %d after %d, published %d", room, after, published), func(ctx context.Context) (any, error) {
+		return p.history.RoomCountAfter(ctx, room, after, p.maxReplay+1)
+	})
+	if err != nil {
+		return replayStart{}, err
 	}
-	pg, err := p.storedPage(after, nil, published)
+	if v.(int) > p.maxReplay {
+		return replayStart{reload: true, page: page{last: max(newest, published)}}, nil
+	}
+	pg, err := p.storedPage(room, after, nil, published)
 	return replayStart{page: pg}, err
 }
 
-// nextPage is the messages after id after, which follow on from prev: from
-// memory if it still holds them all, else a page from the store.
-func (p *Pipeline) nextPage(after int64, prev *store.Message) (page, error) {
-	frames, published, inMemory := p.recent.since(after)
+// nextPage is room's messages after id after, which follow on from prev:
+// from memory if it still holds them all, else a page from the store.
+func (p *Pipeline) nextPage(room, after int64, prev *store.Message) (page, error) {
+	frames, published, inMemory := p.recent.since(room, after)
 	if inMemory {
 		return page{frames: frames, last: max(after, published)}, nil
 	}
-	return p.storedPage(after, prev, published)
+	return p.storedPage(room, after, prev, published)
 }
 
-// storedPage reads and frames the next replayPage stored messages after id
-// after. prev is the message they follow on from, nil if the caller does
-// not know it: it is read then. published is the newest message published
-// when the caller asked (see shared).
-func (p *Pipeline) storedPage(after int64, prev *store.Message, published int64) (page, error) {
-	key := fmt.Sprintf("after %d, %d, published %d", after, replayPage, published)
+// storedPage reads and frames the next replayPage stored messages of room
+// after id after. prev is the message they follow on from, nil if the
+// caller does not know it: it is read then. published is the newest message
+// published when the caller asked (see shared).
+func (p *Pipeline) storedPage(room, after int64, prev *store.Message, published int64) (page, error) {
+	key := fmt.Sprintf("room %d after %d, %d, published %d", room, after, replayPage, published)
 	v, err := p.shared(key, func(ctx context.Context) (any, error) {
-		ms, err := p.history.MessagesAfter(ctx, after, replayPage)
+		h := roomHistory{p.history, room}
+		ms, err := h.after(ctx, after, replayPage)
 		if err != nil {
 			return nil, err
 		}
 		if prev == nil && len(ms) > 0 && after > 0 {
-			// The latest message up to after: what the first one follows
-			// on from, as the publisher rendered it.
-			before, err := p.history.MessagesBefore(ctx, after+1, 1)
+			// The room's latest message up to after: what the first one
+			// follows on from, as the publisher rendered it.
+			before, err := h.before(ctx, after+1, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -188,6 +237,12 @@ func (p *Pipeline) storedPage(after int64, prev *store.Message, published int64)
 			}
 			pg.frames = append(pg.frames, frame)
 			prev, pg.last = &ms[i], ms[i].ID
+		}
+		if !pg.more {
+			// Nothing more in the room up to the newest published: the
+			// stream goes on from there, skipping what the hub brings
+			// of it twice.
+			pg.last = max(pg.last, published)
 		}
 		pg.prev = prev
 		return pg, nil

@@ -70,6 +70,8 @@ var (
 // Request is what the handler checked and decided about a stream.
 type Request struct {
 	Email string // the reader, counted online while the stream is open
+	// Room is the room whose messages the stream carries (0: general).
+	Room int64
 	// After is the id of the last message the page has; with Replay, the
 	// stream first sends what came after it.
 	After  int64
@@ -89,6 +91,7 @@ type Request struct {
 type Stream struct {
 	p    *Pipeline
 	req  Request
+	room *room
 	conn net.Conn
 	sub  *hub.Subscriber
 	log  *slog.Logger
@@ -152,7 +155,7 @@ func (st *Stream) open() (last int64, ok bool) {
 				if !st.closing.Load() {
 					st.clientLeft.Store(true)
 				}
-				st.p.hub.Unsubscribe(st.sub)
+				st.room.hub.Unsubscribe(st.sub)
 				return
 			}
 		}
@@ -224,7 +227,7 @@ func (st *Stream) live(last int64) {
 func (st *Stream) End(why string) {
 	st.ended.CompareAndSwap(nil, &why)
 	st.conn.Close()
-	st.p.hub.Unsubscribe(st.sub)
+	st.room.hub.Unsubscribe(st.sub)
 }
 
 // close ends the stream: it gives back its place, closes the connection,
@@ -241,7 +244,8 @@ func (st *Stream) close(why string) {
 	if st.exit != nil { // nil if open failed before entering
 		st.exit(false)
 	}
-	st.p.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
+	st.p.readers.remove(st)
+	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
 	st.p.open.Add(-1)
 	switch ended := st.sub.Ended(); {
 	case st.ended.Load() != nil:

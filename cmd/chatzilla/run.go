@@ -30,6 +30,7 @@ const shutdownTimeout = 8 * time.Second
 // records and the broker between instances.
 type appStore interface {
 	handlers.MessageStore
+	handlers.RoomStore
 	handlers.SessionRecords
 	stream.History
 	handlers.SignInStore
@@ -117,6 +118,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxReplay:     cfg.MaxReplay,
 		Unverified:    cfg.SignIn != "email",
 		Names:         st.DisplayNames,
+		Members:       st.RoomMembers,
+		Rooms:         st.RoomsOf,
 	})
 	stopLive, err := live.Start(ctx)
 	if err != nil {
@@ -152,6 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Options{
 			Store:            st,
+			Rooms:            st,
 			Live:             live,
 			Sessions:         handlers.NewSessionStore(cfg.SessionSecret, nonEmpty(cfg.SessionSecretOld)...),
 			SessionRecords:   st,

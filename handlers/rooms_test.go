@@ -1,0 +1,211 @@
+package handlers_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chatzilla/chatzilla/mail/mailtest"
+)
+
+// signedIn is a client signed in as email by the link mailed to it.
+func signedIn(t *testing.T, ts *testServer, smtp *mailtest.Server, email string) *http.Client {
+	t.Helper()
+	c := ts.client(t)
+	if resp := post(t, c, ts.URL+"/join", url.Values{"email": {email}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join as %s: %d", email, resp.StatusCode)
+	}
+	page := get(t, c, mailedLink(t, ts, smtp, email))
+	token := page.doc(t).Find(`input[name=token]`).AttrOr("value", "")
+	if resp := post(t, c, ts.URL+"/sign-in", url.Values{"token": {token}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in as %s: %d", email, resp.StatusCode)
+	}
+	return c
+}
+
+// createRoom posts the create-a-room form and returns the answer.
+func createRoom(t *testing.T, ts *testServer, c *http.Client, name, kind string) response {
+	t.Helper()
+	return post(t, c, ts.URL+"/rooms", url.Values{"name": {name}, "kind": {kind}}, false)
+}
+
+func TestCreateRoomRedirectsToIt(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	resp := createRoom(t, ts, ann, "Team Alpha!", "open")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/team-alpha" {
+		t.Fatalf("create: %d to %q, want 303 to /rooms/team-alpha", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	page := get(t, ann, ts.URL+"/rooms/team-alpha")
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("room page: %d", page.StatusCode)
+	}
+	doc := page.doc(t)
+	if got := doc.Find("#composer").AttrOr("action", ""); got != "/rooms/team-alpha/messages" {
+		t.Errorf("composer posts to %q", got)
+	}
+	if got := doc.Find("#messages").AttrOr("hx-sse:connect", ""); !strings.HasPrefix(got, "/rooms/team-alpha/events") {
+		t.Errorf("the list streams from %q", got)
+	}
+	if doc.Find(`#rooms a[href="/rooms/team-alpha"]`).Length() != 1 {
+		t.Error("the sidebar does not list the new room")
+	}
+}
+
+func TestCreateRoomRefusesBadNames(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	createRoom(t, ts, ann, "taken", "open")
+	for _, tc := range []struct{ name, want string }{
+		{"", "Give the room a name."},
+		{"   ", "Give the room a name."},
+		{strings.Repeat("x", 81), "too long"},
+		{"taken", "already a room called"},
+		{"Taken", "already a room called"},
+		{"general", "is taken"},
+		{"!!!", "letter or digit"},
+		{"evil\u202Eroom", "direction-changing"},
+	} {
+		resp := createRoom(t, ts, ann, tc.name, "open")
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(resp.body, tc.want) {
+			t.Errorf("name %q: %d, want 422 saying %q", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+func TestRoomsNeedVerifiedIdentityInOpenMode(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	for _, resp := range []response{
+		createRoom(t, ts, ann, "secret", "private"),
+		post(t, ann, ts.URL+"/dm", url.Values{"email": {"bob@example.com"}}, false),
+	} {
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.body, "verified address") {
+			t.Errorf("%s: %d, want 403 with a sentence", resp.Request.URL.Path, resp.StatusCode)
+		}
+	}
+	if page := get(t, ann, ts.URL+"/"); strings.Contains(page.body, `action="/dm"`) || strings.Contains(page.body, `value="private"`) {
+		t.Error("open mode offers direct messages or private rooms")
+	}
+}
+
+func TestRoomStreamCarriesOnlyItsRoom(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	bob := ts.joined(t, "bob@example.com")
+	createRoom(t, ts, ann, "ops", "open")
+	if resp := post(t, bob, ts.URL+"/rooms/ops/join", nil, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("join ops: %d", resp.StatusCode)
+	}
+	opsStream := openLive(t, bob, ts.URL+"/rooms/ops/events")
+	generalStream := openLive(t, bob, ts.URL+"/events")
+
+	post(t, ann, ts.URL+"/messages", url.Values{"message": {"in general"}}, false)
+	if resp := post(t, ann, ts.URL+"/rooms/ops/messages", url.Values{"message": {"in ops"}}, false); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/rooms/ops" {
+		t.Fatalf("post in ops: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := generalStream.nextData(t); !strings.Contains(got, "in general") {
+		t.Errorf("general's stream: %q", got)
+	}
+	if got := opsStream.nextData(t); !strings.Contains(got, "in ops") {
+		t.Errorf("ops' stream: %q", got)
+	}
+	post(t, ann, ts.URL+"/messages", url.Values{"message": {"second in general"}}, false)
+	if got := generalStream.nextData(t); !strings.Contains(got, "second in general") {
+		t.Errorf("general's stream carried %q, want only general's messages", got)
+	}
+	// ops' list shows ops' messages alone.
+	page := get(t, bob, ts.URL+"/rooms/ops")
+	if text := page.doc(t).Find("#messages li.msg").Text(); !strings.Contains(text, "in ops") || strings.Contains(text, "in general") {
+		t.Errorf("ops' page shows %q", text)
+	}
+}
+
+func TestPrivateAndDirectRoomsAreHiddenFromOthers(t *testing.T) {
+	smtp, mode := emailSignIn(t)
+	ts := newTestServer(t, mode)
+	ann := signedIn(t, ts, smtp, "ann@example.com")
+	bob := signedIn(t, ts, smtp, "bob@example.com")
+	eve := signedIn(t, ts, smtp, "eve@example.com")
+
+	if resp := createRoom(t, ts, ann, "Plans", "private"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create private: %d %s", resp.StatusCode, resp.body)
+	}
+	resp := post(t, ann, ts.URL+"/dm", url.Values{"email": {"bob@example.com"}}, false)
+	dm := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(dm, "/rooms/dm-") {
+		t.Fatalf("dm: %d to %q", resp.StatusCode, dm)
+	}
+	// The same pair, from the other side, is the same room.
+	if again := post(t, bob, ts.URL+"/dm", url.Values{"email": {"ann@example.com"}}, false); again.Header.Get("Location") != dm {
+		t.Errorf("bob's dm to ann is %q, ann's to bob %q", again.Header.Get("Location"), dm)
+	}
+	if resp := post(t, ann, ts.URL+dm+"/messages", url.Values{"message": {"just us"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("post in dm: %d", resp.StatusCode)
+	}
+	if page := get(t, bob, ts.URL+dm); page.StatusCode != http.StatusOK || !strings.Contains(page.body, "just us") {
+		t.Errorf("bob's view of the dm: %d", page.StatusCode)
+	}
+	for _, u := range []string{dm, dm + "/events", "/rooms/plans", "/rooms/plans/events", "/rooms/no-such-room"} {
+		if resp := get(t, eve, ts.URL+u); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("eve GET %s: %d, want 404", u, resp.StatusCode)
+		}
+	}
+	if resp := post(t, eve, ts.URL+dm+"/messages", url.Values{"message": {"let me in"}}, false); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("eve posting in the dm: %d, want 404", resp.StatusCode)
+	}
+	// A member invites: then eve is in.
+	if resp := post(t, ann, ts.URL+"/rooms/plans/members", url.Values{"email": {"eve@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("invite: %d", resp.StatusCode)
+	}
+	if resp := get(t, eve, ts.URL+"/rooms/plans"); resp.StatusCode != http.StatusOK {
+		t.Errorf("eve after the invitation: %d", resp.StatusCode)
+	}
+}
+
+func TestUnreadCountsAndNewSinceLine(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	bob := ts.joined(t, "bob@example.com")
+	createRoom(t, ts, ann, "ops", "open")
+	post(t, bob, ts.URL+"/rooms/ops/join", nil, false)
+	post(t, ann, ts.URL+"/rooms/ops/messages", url.Values{"message": {"first"}}, false)
+	get(t, bob, ts.URL+"/rooms/ops") // bob reads it
+	get(t, bob, ts.URL+"/")
+	for _, m := range []string{"two", "three"} {
+		post(t, ann, ts.URL+"/rooms/ops/messages", url.Values{"message": {m}}, false)
+	}
+	doc := get(t, bob, ts.URL+"/").doc(t)
+	if got := strings.TrimSpace(doc.Find("#rooms .unread").Text()); got != "2" {
+		t.Errorf("bob's sidebar counts %q unread, want 2", got)
+	}
+	if title := doc.Find("title").Text(); !strings.HasPrefix(title, "(2)") {
+		t.Errorf("title %q does not count the unread", title)
+	}
+	doc = get(t, bob, ts.URL+"/rooms/ops").doc(t)
+	line := doc.Find("#new-since")
+	if line.Length() != 1 || !strings.Contains(line.Next().Text(), "two") {
+		t.Errorf("the new-since line is not right above the first unread message: %q", line.Next().Text())
+	}
+	// Opening the room read it.
+	if got := strings.TrimSpace(get(t, bob, ts.URL+"/").doc(t).Find("#rooms .unread").Text()); got != "" {
+		t.Errorf("after reading ops, the sidebar still counts %q", got)
+	}
+}
+
+func TestLeaveRoom(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	createRoom(t, ts, ann, "ops", "open")
+	if resp := post(t, ann, ts.URL+"/rooms/general/leave", nil, false); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("leaving general: %d, want 422", resp.StatusCode)
+	}
+	if resp := post(t, ann, ts.URL+"/rooms/ops/leave", nil, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("leave ops: %d", resp.StatusCode)
+	}
+	doc := get(t, ann, ts.URL+"/").doc(t)
+	if doc.Find(`#rooms a[href="/rooms/ops"]`).Length() != 1 {
+		t.Error("after leaving, ops is not offered to browse")
+	}
+}

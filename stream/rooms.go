@@ -1,0 +1,120 @@
+package stream
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatzilla/chatzilla/hub"
+	"github.com/chatzilla/chatzilla/store"
+)
+
+// room is one room's live state on this instance: the hub its streams
+// subscribe to, so that a message costs only its own room's streams, and
+// its members, for its "who's online". A room gets a hub when its first
+// stream opens here and keeps it (a hub with no subscribers costs a parked
+// goroutine and a few hundred bytes).
+type room struct {
+	id  int64
+	hub *hub.Hub
+	// members is who is in the room, for its presence; nil for general,
+	// which everyone is in.
+	members atomic.Pointer[map[string]bool]
+	// online is who of its members is online, framed, as of the last
+	// change, for pages that reconnect (see onlineFrame).
+	online atomic.Pointer[[]byte]
+}
+
+// isMember reports whether email is in r, as far as this instance knows.
+func (r *room) isMember(email string) bool {
+	m := r.members.Load()
+	return m == nil || (*m)[email]
+}
+
+// membersTimeout bounds the read of a room's members.
+const membersTimeout = 5 * time.Second
+
+// roomOf is the room's live state, made when its first stream opens here.
+func (p *Pipeline) roomOf(id int64) (*room, error) {
+	p.roomsMu.RLock()
+	r, closed := p.rooms[id], p.closed
+	p.roomsMu.RUnlock()
+	if r != nil {
+		return r, nil
+	}
+	if closed {
+		return nil, ErrClosed
+	}
+	members := p.readMembers(id)
+	p.roomsMu.Lock()
+	defer p.roomsMu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if r := p.rooms[id]; r != nil {
+		return r, nil
+	}
+	r = &room{id: id, hub: hub.New()}
+	if id != store.GeneralID {
+		r.members.Store(&members)
+	}
+	p.rooms[id] = r
+	return r, nil
+}
+
+// readMembers reads a room's members, for its presence. Without them (the
+// store failed) the room shows no one online until MembersChanged reads
+// them again: its stream still works.
+func (p *Pipeline) readMembers(id int64) map[string]bool {
+	members := map[string]bool{}
+	if id == store.GeneralID || p.members == nil {
+		return members
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), membersTimeout)
+	defer cancel()
+	list, err := p.members(ctx, id)
+	if err != nil {
+		p.log.Warn("reading a room's members for who's online", "room", id, "err", err)
+	}
+	for _, e := range list {
+		members[e] = true
+	}
+	return members
+}
+
+// existingRoom is the room's live state if a stream ever opened in it here.
+func (p *Pipeline) existingRoom(id int64) *room {
+	p.roomsMu.RLock()
+	defer p.roomsMu.RUnlock()
+	return p.rooms[id]
+}
+
+// allRooms is every room with a hub here, in no particular order.
+func (p *Pipeline) allRooms() []*room {
+	p.roomsMu.RLock()
+	defer p.roomsMu.RUnlock()
+	return slices.Collect(maps.Values(p.rooms))
+}
+
+// MembersChanged reads the room's members again after someone joined, left
+// or was invited, and tells its streams who of them is online now. It
+// returns at once; the read runs on a goroutine of its own.
+func (p *Pipeline) MembersChanged(id int64) {
+	r := p.existingRoom(id)
+	if r == nil || id == store.GeneralID {
+		return
+	}
+	go func() {
+		members := p.readMembers(id)
+		r.members.Store(&members)
+		online := p.roster.Online()
+		frame, err := p.roomPresence(r, online, nil)
+		if err != nil {
+			p.log.Error("rendering a room's presence", "room", id, "err", err)
+			return
+		}
+		r.hub.Publish(hub.Event{Frame: frame})
+	}()
+}
