@@ -1,10 +1,14 @@
 package handlers_test
 
 import (
+	"bufio"
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatzilla/chatzilla/mail/mailtest"
 )
@@ -208,4 +212,87 @@ func TestLeaveRoom(t *testing.T) {
 	if doc.Find(`#rooms a[href="/rooms/ops"]`).Length() != 1 {
 		t.Error("after leaving, ops is not offered to browse")
 	}
+}
+
+// dataLines collects every data line of the stream at u.
+func dataLines(t *testing.T, c *http.Client, u string) <-chan string {
+	t.Helper()
+	resp := openEvents(t, c, u)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("open %s: %s", u, resp.Status)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data: ") {
+				lines <- sc.Text()
+			}
+		}
+	}()
+	return lines
+}
+
+// waitForLine waits for a line containing every one of want.
+func waitForLine(t *testing.T, lines <-chan string, what string, want ...string) string {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the stream ended before %s", what)
+			}
+			if all(l, want) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("no %s within 5 s", what)
+		}
+	}
+}
+
+func all(s string, subs []string) bool {
+	for _, w := range subs {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSidebarCountsGoLive(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	bob := ts.joined(t, "bob@example.com")
+	createRoom(t, ts, ann, "ops", "open")
+	post(t, bob, ts.URL+"/rooms/ops/join", nil, false)
+	room, err := ts.store.Room(context.Background(), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badge := fmt.Sprintf(`id="unread-%d"`, room.ID)
+	general := dataLines(t, bob, ts.URL+"/events")
+	waitForLine(t, general, "the first sidebar update", badge, `hx-swap-oob`)
+
+	for _, m := range []string{"one", "two"} {
+		post(t, ann, ts.URL+"/rooms/ops/messages", url.Values{"message": {m}}, false)
+	}
+	waitForLine(t, general, "a count of 2 for ops", badge, `>2</span>`)
+	// Bob's own messages are not unread to him; reading the room clears it.
+	post(t, bob, ts.URL+"/rooms/ops/messages", url.Values{"message": {"mine"}}, false)
+	ms, err := ts.store.RoomRecentMessages(context.Background(), room.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := post(t, bob, ts.URL+"/rooms/ops/read", url.Values{"id": {fmt.Sprint(ms[0].ID)}}, true); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("read: %d", resp.StatusCode)
+	}
+	waitForLine(t, general, "the count cleared", badge, `"unread" hx-swap-oob="true"></span>`)
+
+	// A room Bob makes in another tab shows in this one's list.
+	createRoom(t, ts, bob, "bobs room", "open")
+	waitForLine(t, general, "the lists with the new room", `id="room-list"`, `/rooms/bobs-room`)
 }

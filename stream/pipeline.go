@@ -85,7 +85,7 @@ type Pipeline struct {
 func NewPipeline(c Config) *Pipeline {
 	p := &Pipeline{
 		rooms:        map[int64]*room{},
-		readers:      newReaders(c.Rooms, c.Logger),
+		readers:      newReaders(c),
 		members:      c.Members,
 		broker:       c.Broker,
 		history:      c.History,

@@ -38,7 +38,10 @@ const (
 // Reload of that person or their next page load.
 type readers struct {
 	rooms func(ctx context.Context, email string) ([]store.RoomState, error)
-	log   *slog.Logger
+	names func(ctx context.Context, emails []string) (map[string]string, error)
+	// private: direct conversations exist (SIGN_IN=email).
+	private bool
+	log     *slog.Logger
 	reads chan struct{} // a token per read of someone's rooms running
 
 	mu     sync.Mutex
@@ -54,11 +57,16 @@ type reader struct {
 	counts  map[int64]int  // by room; nil until read
 	changed map[int64]bool // rooms whose count the streams have not been sent
 	loads   int            // reads started, so an older one cannot overwrite a newer
+	// rooms are the reader's rooms as last read, for the lists in their
+	// sidebar; lists says those changed (a room joined, left or opened
+	// with them) and the streams have not been sent them.
+	rooms []views.RoomLink
+	lists bool
 }
 
-func newReaders(rooms func(ctx context.Context, email string) ([]store.RoomState, error), log *slog.Logger) *readers {
+func newReaders(c Config) *readers {
 	return &readers{
-		rooms: rooms, log: log,
+		rooms: c.Rooms, names: c.Names, private: !c.Unverified, log: c.Logger,
 		reads:  make(chan struct{}, maxRoomsReads),
 		people: map[string]*reader{},
 		byRoom: map[int64]map[*reader]bool{},
@@ -148,11 +156,16 @@ func (rs *readers) reload(r *reader) {
 			rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
 			return
 		}
+		links := rs.links(ctx, states)
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
 		if rs.people[r.email] != r || r.loads != load {
 			return // they left, or a newer read is under way
 		}
+		if r.counts != nil && !sameRooms(r.counts, states) {
+			r.lists = true
+		}
+		r.rooms = links
 		rs.unindex(r)
 		r.counts = make(map[int64]int, len(states))
 		for _, s := range states {
@@ -167,6 +180,43 @@ func (rs *readers) reload(r *reader) {
 		}
 		rs.dirty[r] = true
 	}()
+}
+
+// links are the reader's rooms as their sidebar lists them, with the names
+// of the people their direct conversations are with (addresses, if the
+// names cannot be read).
+func (rs *readers) links(ctx context.Context, states []store.RoomState) []views.RoomLink {
+	var others []string
+	for _, s := range states {
+		if s.Other != "" {
+			others = append(others, s.Other)
+		}
+	}
+	var names map[string]string
+	if rs.names != nil && len(others) > 0 {
+		var err error
+		if names, err = rs.names(ctx, others); err != nil {
+			rs.log.Warn("reading names for someone's direct conversations", "err", err)
+		}
+	}
+	links := make([]views.RoomLink, len(states))
+	for i, s := range states {
+		links[i] = views.RoomLink{ID: s.ID, Slug: s.Slug, Name: s.Name, Kind: string(s.Kind), Other: s.Other, OtherName: names[s.Other]}
+	}
+	return links
+}
+
+// sameRooms reports whether states are the rooms counts has.
+func sameRooms(counts map[int64]int, states []store.RoomState) bool {
+	if len(counts) != len(states) {
+		return false
+	}
+	for _, s := range states {
+		if _, ok := counts[s.ID]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // message counts m as unread for its room's readers, but its sender.
@@ -217,6 +267,15 @@ func (rs *readers) send() {
 	rs.mu.Lock()
 	for r := range rs.dirty {
 		for st := range r.streams {
+			if r.lists {
+				frame, err := rs.listsFrame(r, st.room.id)
+				if err != nil {
+					rs.log.Error("rendering someone's rooms", "err", err)
+					continue
+				}
+				out = append(out, badgeSend{st, frame})
+				continue
+			}
 			var links []views.RoomLink
 			for id := range r.changed {
 				if id != st.room.id {
@@ -234,10 +293,29 @@ func (rs *readers) send() {
 			out = append(out, badgeSend{st, encodeEvent(0, html.Bytes())})
 		}
 		clear(r.changed)
+		r.lists = false
 	}
 	clear(rs.dirty)
 	rs.mu.Unlock()
 	for _, b := range out {
 		b.st.room.hub.Send(b.st.sub, &hub.Event{Frame: b.frame})
 	}
+}
+
+// listsFrame is r's lists of rooms, with their counts, as the stream of the
+// page showing room current replaces them. Must be called with mu held.
+func (rs *readers) listsFrame(r *reader, current int64) ([]byte, error) {
+	links := make([]views.RoomLink, len(r.rooms))
+	for i, l := range r.rooms {
+		if l.ID != current {
+			l.Unread = r.counts[l.ID]
+		}
+		links[i] = l
+	}
+	c := views.Chat{Room: views.RoomLink{ID: current}, Sidebar: views.Sidebar{Rooms: links, Private: rs.private}}
+	var html bytes.Buffer
+	if err := views.RoomLists(c).Render(context.Background(), &html); err != nil {
+		return nil, err
+	}
+	return encodeEvent(0, html.Bytes()), nil
 }
