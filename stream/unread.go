@@ -42,7 +42,7 @@ type readers struct {
 	// private: direct conversations exist (SIGN_IN=email).
 	private bool
 	log     *slog.Logger
-	reads chan struct{} // a token per read of someone's rooms running
+	reads   chan struct{} // a token per read of someone's rooms running
 
 	mu     sync.Mutex
 	people map[string]*reader
