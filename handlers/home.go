@@ -79,7 +79,7 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 		if err := s.Rooms.MarkRead(ctx, room.ID, me, h.Messages[n-1].ID); err != nil {
 			s.Logger.Warn("recording what someone read", "room", room.Slug, "err", err)
 		} else {
-			s.Live.Reload(me)
+			s.Live.Announce(ctx, store.Change{Email: me, Room: room.ID})
 		}
 	}
 	return render(c, status, views.ChatPage(s.page, chat))

@@ -189,7 +189,7 @@ func (s *server) createRoom(c echo.Context) error {
 		return storeUnavailable(err, "The room was not made: Chatzilla can't reach its database right now. Try again in a moment.")
 	}
 	s.Logger.Info("room created", "room", r.Slug, "kind", r.Kind, "by", me.Email)
-	s.Live.Reload(me.Email)
+	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID, Members: true})
 	return seeOther(c, roomURL(r))
 }
 
@@ -217,8 +217,7 @@ func (s *server) addMember(c echo.Context, r store.Room, email string) error {
 	if err := s.Rooms.JoinRoom(c.Request().Context(), r.ID, email); err != nil {
 		return storeUnavailable(err, "Chatzilla can't add you to the room right now. Try again in a moment.")
 	}
-	s.Live.MembersChanged(r.ID)
-	s.Live.Reload(email)
+	s.Live.Announce(c.Request().Context(), store.Change{Email: email, Room: r.ID, Members: true})
 	return nil
 }
 
@@ -238,8 +237,7 @@ func (s *server) leaveRoom(c echo.Context) error {
 	if err := s.Rooms.LeaveRoom(c.Request().Context(), r.ID, me.Email); err != nil {
 		return storeUnavailable(err, "You are still in the room: Chatzilla can't reach its database right now. Try again in a moment.")
 	}
-	s.Live.MembersChanged(r.ID)
-	s.Live.Reload(me.Email)
+	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID, Members: true})
 	return seeOther(c, "/")
 }
 
@@ -296,9 +294,9 @@ func (s *server) directMessage(c echo.Context) error {
 	if err != nil {
 		return storeUnavailable(err, "Chatzilla can't open the conversation right now. Try again in a moment.")
 	}
-	s.Live.MembersChanged(r.ID)
-	s.Live.Reload(me.Email)
-	s.Live.Reload(email)
+	for _, who := range []string{me.Email, email} {
+		s.Live.Announce(c.Request().Context(), store.Change{Email: who, Room: r.ID, Members: true})
+	}
 	return seeOther(c, roomURL(r))
 }
 
@@ -324,7 +322,7 @@ func (s *server) markRead(c echo.Context) error {
 	if err := s.Rooms.MarkRead(c.Request().Context(), r.ID, me.Email, id); err != nil {
 		return storeUnavailable(err, "Chatzilla can't record what you read right now.")
 	}
-	s.Live.Reload(me.Email)
+	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID})
 	return c.NoContent(http.StatusNoContent)
 }
 

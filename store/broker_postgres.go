@@ -60,7 +60,7 @@ func (p *Postgres) Follow(ctx context.Context, afterID int64, deliver func(Messa
 	stop := context.AfterFunc(p.closed, cancel)
 	defer stop()
 
-	f := &follower{config: p.followConfig, idle: p.followIdle, last: afterID, deliver: deliver, log: p.log}
+	f := &follower{config: p.followConfig, idle: p.followIdle, last: afterID, deliver: deliver, changes: p.changes.call, log: p.log}
 	for ctx.Err() == nil {
 		worked, err := f.follow(ctx)
 		if ctx.Err() != nil {
@@ -123,6 +123,7 @@ type follower struct {
 	idle    time.Duration // read anyway after this long without a notification
 	last    int64         // id of the last message delivered
 	deliver func(Message)
+	changes func(Change)
 	log     *slog.Logger
 	// failures counts connections lost or refused in a row: the attempt
 	// number in the log, and what sets the backoff.
@@ -147,8 +148,10 @@ func (f *follower) follow(ctx context.Context) (worked bool, err error) {
 
 	// LISTEN before the first read: a message committed in between is then
 	// both read and notified (one extra, empty read), never neither.
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return false, err
+	for _, channel := range []string{notifyChannel, changesChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+			return false, err
+		}
 	}
 	caughtUp, err := f.catchUp(ctx, conn)
 	if err != nil {
@@ -169,6 +172,13 @@ func (f *follower) follow(ctx context.Context) (worked bool, err error) {
 			// Idle: the read below checks the connection.
 		case err != nil:
 			return true, err
+		case n.Channel == changesChannel:
+			if c, err := decodeChange(n.Payload); err != nil {
+				f.log.Warn("following changes", "err", err)
+			} else {
+				f.changes(c)
+			}
+			continue
 		case f.delivered(n.Payload):
 			// A burst of posts can leave notifications queued for rows the
 			// last read already returned; reading again would find nothing.

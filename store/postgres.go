@@ -128,7 +128,8 @@ type Postgres struct {
 	markClose context.CancelFunc
 	closeOnce sync.Once
 
-	writes groupWriter
+	writes  groupWriter
+	changes changeHandlers // see OnChange
 }
 
 // OpenPostgres connects to the database at url (postgres:// or postgresql://,

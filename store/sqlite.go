@@ -105,8 +105,9 @@ type SQLite struct {
 	// reader is a pool: in WAL mode reads run alongside the writer.
 	reader *sql.DB
 
-	writes groupWriter
-	follow localFollower
+	writes  groupWriter
+	follow  localFollower
+	changes changeHandlers
 }
 
 // OpenSQLite opens (creating if needed) the database file at path and brings

@@ -54,6 +54,16 @@ type Config struct {
 	// Rooms, if set, reads someone's rooms with their unread counts, which
 	// their streams then keep up to date in their sidebar.
 	Rooms func(ctx context.Context, email string) ([]store.RoomState, error)
+	// Changes, if set, carries the changes to people's rooms between
+	// instances (see Announce); without it they reach this instance alone.
+	Changes Changes
+}
+
+// Changes carries store.Changes to every instance: store.SQLite and
+// store.Postgres.
+type Changes interface {
+	Announce(ctx context.Context, c store.Change) error
+	OnChange(func(store.Change))
 }
 
 // Pipeline is the live path of one instance: a hub per room that streams
@@ -67,6 +77,7 @@ type Pipeline struct {
 	closed       bool            // guarded by roomsMu
 	readers      *readers
 	members      func(ctx context.Context, room int64) ([]string, error)
+	changes      Changes
 	roster       *presence.Roster
 	broker       Broker
 	history      History
@@ -87,6 +98,7 @@ func NewPipeline(c Config) *Pipeline {
 		rooms:        map[int64]*room{},
 		readers:      newReaders(c),
 		members:      c.Members,
+		changes:      c.Changes,
 		broker:       c.Broker,
 		history:      c.History,
 		log:          c.Logger,
@@ -96,6 +108,9 @@ func NewPipeline(c Config) *Pipeline {
 		heartbeat:    cmp.Or(c.Heartbeat, HeartbeatInterval),
 		unverified:   c.Unverified,
 		names:        c.Names,
+	}
+	if c.Changes != nil {
+		c.Changes.OnChange(p.changed)
 	}
 	// general's hub exists from the start: Hub returns it.
 	p.rooms[store.GeneralID] = &room{id: store.GeneralID, hub: hub.New()}
@@ -197,10 +212,28 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 // Hub is general's hub.
 func (p *Pipeline) Hub() *hub.Hub { return p.existingRoom(store.GeneralID).hub }
 
-// Reload reads email's rooms and unread counts again and updates the
-// sidebars of their streams here: after they read a room, joined, left or
-// were added to one. It returns at once.
-func (p *Pipeline) Reload(email string) { p.readers.Reload(email) }
+// Announce tells every instance that someone read a room, or joined, left
+// or was brought into one: their streams' sidebars are brought up to date,
+// and, for a change of members, the room's "who's online". It does not wait
+// for that.
+func (p *Pipeline) Announce(ctx context.Context, c store.Change) {
+	if p.changes != nil {
+		err := p.changes.Announce(ctx, c)
+		if err == nil {
+			return // it comes back to this instance too
+		}
+		p.log.Warn("announcing a change to other instances", "err", err)
+	}
+	p.changed(c)
+}
+
+// changed brings this instance's streams up to date with c.
+func (p *Pipeline) changed(c store.Change) {
+	p.readers.Reload(c.Email)
+	if c.Members {
+		p.MembersChanged(c.Room)
+	}
+}
 
 // Roster is who is online.
 func (p *Pipeline) Roster() *presence.Roster { return p.roster }

@@ -36,6 +36,7 @@ type appStore interface {
 	handlers.SignInStore
 	handlers.PeopleStore
 	stream.Broker
+	stream.Changes
 	DeleteSignInTokensBefore(ctx context.Context, before time.Time) (int64, error)
 	Close() error
 }
@@ -120,6 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Names:         st.DisplayNames,
 		Members:       st.RoomMembers,
 		Rooms:         st.RoomsOf,
+		Changes:       st,
 	})
 	stopLive, err := live.Start(ctx)
 	if err != nil {
