@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -79,7 +80,7 @@ func (s *server) roomOf(c echo.Context, me member) (store.Room, error) {
 		return general, nil
 	}
 	ctx := c.Request().Context()
-	r, err := s.Rooms.Room(ctx, slug)
+	r, err := s.rooms.get(ctx, s.Rooms, slug)
 	switch {
 	case errors.Is(err, store.ErrNoRoom):
 		return store.Room{}, problem(http.StatusNotFound, noRoom)
@@ -369,4 +370,35 @@ func slugOf(name string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// maxKnownRooms bounds the rooms knownRooms keeps.
+const maxKnownRooms = 10000
+
+// knownRooms keeps the rooms found by slug: a room never changes its slug,
+// name or kind, so every post and stream of a room need not read it again.
+// Slugs that name no room are not kept (a room may be made under one).
+type knownRooms struct {
+	mu    sync.RWMutex
+	rooms map[string]store.Room
+}
+
+func (k *knownRooms) get(ctx context.Context, st RoomStore, slug string) (store.Room, error) {
+	k.mu.RLock()
+	r, ok := k.rooms[slug]
+	k.mu.RUnlock()
+	if ok {
+		return r, nil
+	}
+	r, err := st.Room(ctx, slug)
+	if err != nil {
+		return store.Room{}, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.rooms == nil || len(k.rooms) >= maxKnownRooms {
+		k.rooms = make(map[string]store.Room)
+	}
+	k.rooms[slug] = r
+	return r, nil
 }

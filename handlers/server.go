@@ -129,6 +129,7 @@ type server struct {
 	streams                         *streamSlots
 	sessionStreams                  sessionStreams
 	writeHealth                     writeHealth
+	rooms                           knownRooms
 }
 
 // New returns the Chatzilla HTTP handler.
