@@ -20,7 +20,7 @@ const (
 	// roomsTimeout bounds the read of one person's rooms.
 	roomsTimeout = 5 * time.Second
 	// maxRoomsReads bounds the reads of people's rooms running at once, so
-	// that a crowd reconnecting after a restart does not queue thousands of
+	// that a crowd reconnecting after a restart does not put thousands of
 	// them in front of posts: their sidebars update a little later.
 	maxRoomsReads = 4
 )
@@ -42,12 +42,14 @@ type readers struct {
 	// private: direct conversations exist (SIGN_IN=email).
 	private bool
 	log     *slog.Logger
-	reads   chan struct{} // a token per read of someone's rooms running
+	wake    chan struct{} // a token when pending gains a reader
 
 	mu     sync.Mutex
 	people map[string]*reader
 	byRoom map[int64]map[*reader]bool
 	dirty  map[*reader]bool // readers with counts to send
+	// pending are the readers whose rooms must be read (again).
+	pending map[*reader]bool
 }
 
 // reader is one person's streams here and their unread counts.
@@ -67,10 +69,11 @@ type reader struct {
 func newReaders(c Config) *readers {
 	return &readers{
 		rooms: c.Rooms, names: c.Names, private: !c.Unverified, log: c.Logger,
-		reads:  make(chan struct{}, maxRoomsReads),
-		people: map[string]*reader{},
-		byRoom: map[int64]map[*reader]bool{},
-		dirty:  map[*reader]bool{},
+		wake:    make(chan struct{}, 1),
+		pending: map[*reader]bool{},
+		people:  map[string]*reader{},
+		byRoom:  map[int64]map[*reader]bool{},
+		dirty:   map[*reader]bool{},
 	}
 }
 
@@ -111,6 +114,7 @@ func (rs *readers) remove(st *Stream) {
 	}
 	delete(rs.people, r.email)
 	delete(rs.dirty, r)
+	delete(rs.pending, r)
 	rs.unindex(r)
 }
 
@@ -144,42 +148,83 @@ func (rs *readers) Reload(email string) {
 func (rs *readers) reload(r *reader) {
 	rs.mu.Lock()
 	r.loads++
-	load := r.loads
+	rs.pending[r] = true
 	rs.mu.Unlock()
-	go func() {
-		rs.reads <- struct{}{}
-		defer func() { <-rs.reads }()
-		ctx, cancel := context.WithTimeout(context.Background(), roomsTimeout)
-		defer cancel()
-		states, err := rs.rooms(ctx, r.email)
-		if err != nil {
-			rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
-			return
-		}
-		links := rs.links(ctx, states)
+	select {
+	case rs.wake <- struct{}{}:
+	default:
+	}
+}
+
+// load reads the rooms of pending readers, one at a time, until ctx ends.
+// maxRoomsReads of them run, so that a crowd reconnecting after a restart
+// waits in a set (once each) rather than in a goroutine each.
+func (rs *readers) load(ctx context.Context) {
+	for {
 		rs.mu.Lock()
-		defer rs.mu.Unlock()
-		if rs.people[r.email] != r || r.loads != load {
-			return // they left, or a newer read is under way
+		var r *reader
+		for p := range rs.pending {
+			r = p
+			break
 		}
-		if r.counts != nil && !sameRooms(r.counts, states) {
-			r.lists = true
+		delete(rs.pending, r)
+		more := len(rs.pending) > 0
+		var load int
+		if r != nil {
+			load = r.loads
 		}
-		r.rooms = links
-		rs.unindex(r)
-		r.counts = make(map[int64]int, len(states))
-		for _, s := range states {
-			r.counts[s.ID] = s.Unread
-			r.changed[s.ID] = true
-			set := rs.byRoom[s.ID]
-			if set == nil {
-				set = map[*reader]bool{}
-				rs.byRoom[s.ID] = set
+		rs.mu.Unlock()
+		if more {
+			select { // another loader may take the next
+			case rs.wake <- struct{}{}:
+			default:
 			}
-			set[r] = true
 		}
-		rs.dirty[r] = true
-	}()
+		if r == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-rs.wake:
+			}
+			continue
+		}
+		rs.read(ctx, r, load)
+	}
+}
+
+// read reads r's rooms and counts, and keeps them unless r left or a newer
+// read was asked for meanwhile.
+func (rs *readers) read(ctx context.Context, r *reader, load int) {
+	ctx, cancel := context.WithTimeout(ctx, roomsTimeout)
+	defer cancel()
+	states, err := rs.rooms(ctx, r.email)
+	if err != nil {
+		rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
+		return
+	}
+	links := rs.links(ctx, states)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.people[r.email] != r || r.loads != load {
+		return // they left, or a newer read is under way
+	}
+	if r.counts != nil && !sameRooms(r.counts, states) {
+		r.lists = true
+	}
+	r.rooms = links
+	rs.unindex(r)
+	r.counts = make(map[int64]int, len(states))
+	for _, s := range states {
+		r.counts[s.ID] = s.Unread
+		r.changed[s.ID] = true
+		set := rs.byRoom[s.ID]
+		if set == nil {
+			set = map[*reader]bool{}
+			rs.byRoom[s.ID] = set
+		}
+		set[r] = true
+	}
+	rs.dirty[r] = true
 }
 
 // links are the reader's rooms as their sidebar lists them, with the names
@@ -236,11 +281,17 @@ func (rs *readers) message(m store.Message) {
 	}
 }
 
-// run sends the changed counts every sidebarTick until ctx ends.
+// run reads the rooms of readers as they come, and sends the changed counts
+// every sidebarTick, until ctx ends.
 func (rs *readers) run(ctx context.Context) {
 	if rs.rooms == nil {
 		return
 	}
+	var loaders sync.WaitGroup
+	for range maxRoomsReads {
+		loaders.Go(func() { rs.load(ctx) })
+	}
+	defer loaders.Wait()
 	t := time.NewTicker(sidebarTick)
 	defer t.Stop()
 	for {
