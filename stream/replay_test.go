@@ -99,7 +99,8 @@ func newPipeline(t *testing.T, st *store.SQLite, adjust func(*stream.Config)) *t
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tp.entered.Add(1)
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
-		s, err := tp.Open(w, stream.Request{Email: "reader@example.com", After: after, Replay: r.URL.Query().Has("after")})
+		room, _ := strconv.ParseInt(r.URL.Query().Get("room"), 10, 64)
+		s, err := tp.Open(w, stream.Request{Email: "reader@example.com", Room: room, After: after, Replay: r.URL.Query().Has("after")})
 		switch {
 		case errors.Is(err, stream.ErrReplayFailed):
 			w.Header().Set("Retry-After", "5")
