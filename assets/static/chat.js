@@ -308,13 +308,18 @@
 			}
 			return 0;
 		};
-		let readUpTo = newestShown(), reportedAt = 0, reportTimer = 0;
-		const reportRead = (now) => {
-			if (!room || document.hidden) return;
-			const id = newestShown();
+		// seenUpTo is the newest message shown while the page was visible;
+		// readUpTo the newest the server was told of. A page that is left
+		// (another room clicked, the tab closed or hidden) sends what it
+		// has not told yet at once, as a beacon, which outlives the page.
+		let readUpTo = newestShown(), seenUpTo = readUpTo, reportedAt = 0, reportTimer = 0;
+		const reportRead = (now, leaving) => {
+			if (!room) return;
+			if (!document.hidden) seenUpTo = Math.max(seenUpTo, newestShown());
+			const id = seenUpTo;
 			if (id <= readUpTo) return;
 			const wait = reportedAt + 2000 - Date.now();
-			if (!now && wait > 0) {
+			if (!now && !leaving && wait > 0) {
 				if (!reportTimer) reportTimer = setTimeout(() => { reportTimer = 0; reportRead(false); }, wait);
 				return;
 			}
@@ -322,18 +327,34 @@
 			reportTimer = 0;
 			readUpTo = id;
 			reportedAt = Date.now();
-			fetch("/rooms/" + encodeURIComponent(room) + "/read", {
-				method: "POST", body: new URLSearchParams({ id: String(id) }), credentials: "same-origin",
-			}).catch(() => {});
+			const url = "/rooms/" + encodeURIComponent(room) + "/read", body = new URLSearchParams({ id: String(id) });
+			if (leaving && navigator.sendBeacon && navigator.sendBeacon(url, body)) return;
+			return fetch(url, { method: "POST", body, credentials: "same-origin", keepalive: !!leaving }).catch(() => {});
 		};
+		// A link followed within the wait (another room, most often) would
+		// load its page before the report arrived, and show this room's
+		// last messages as unread there: the report goes first, for at
+		// most half a second.
+		document.addEventListener("click", (e) => {
+			const a = e.target.closest && e.target.closest("a[href]");
+			if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target || a.origin !== location.origin) return;
+			if (!document.hidden) seenUpTo = Math.max(seenUpTo, newestShown());
+			if (seenUpTo <= readUpTo) return;
+			e.preventDefault();
+			const go = () => location.assign(a.href);
+			Promise.race([reportRead(true), new Promise((resolve) => setTimeout(resolve, 500))]).then(go, go);
+		});
 
 		document.addEventListener("visibilitychange", () => {
-			if (!document.hidden) {
-				unread = 0;
-				retitle();
-				reportRead(true);
+			if (document.hidden) {
+				reportRead(true, true);
+				return;
 			}
+			unread = 0;
+			retitle();
+			reportRead(true);
 		});
+		window.addEventListener("pagehide", () => reportRead(true, true));
 
 		new MutationObserver((records) => {
 			let appended = false, messages = 0;

@@ -279,9 +279,14 @@ func TestBrowserDirectMessages(t *testing.T) {
 	ann.waitForLiveMessage(secret, sent)
 	ann.saveScreenshot("dm-ann.png")
 
-	// Bob's page, open all along, is not required to show the new
-	// conversation; say what it does.
-	t.Logf("Bob's open page lists the new conversation live: %v", slices.Contains(bob.myRooms(), dm))
+	// Bob's page, open all along, lists the new conversation, with Ann's
+	// message counted, without a reload.
+	bob.waitUntil(5*time.Second, "the new conversation in Bob's open page", func() string {
+		if !slices.Contains(bob.myRooms(), dm) || bob.badge(dm) != "1" {
+			return fmt.Sprintf("rooms %v, badge %q", bob.myRooms(), bob.badge(dm))
+		}
+		return ""
+	})
 
 	// Bob loads the chat: the conversation is in his sidebar, named after
 	// Ann, with her message counted; he opens it and replies.
