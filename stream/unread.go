@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,14 +29,15 @@ const (
 // readers keeps, for the people with a stream open on this instance, which
 // rooms they are in and how many messages in each they have not read, so
 // that a message in one room updates the sidebar of its members reading
-// another. It is indexed by room, so a message costs its room's readers, not
-// every stream.
+// another. It is indexed by room, and a reader is in a room's index only
+// while they are a member of it and have a stream open in another room: a
+// message costs the readers whose sidebar shows its room, not every stream
+// (in a room everyone reads, such as general, usually no one).
 //
 // Counts start from the store (RoomsOf, read when a person's first stream
-// opens here, and again by Reload after they read a room, join or leave
-// one) and then grow with each message published here, which every
-// instance sees. A read on another instance is picked up at this one's next
-// Reload of that person or their next page load.
+// opens here or one opens in a room they had none in, and again after they
+// read a room, join or leave one: see Pipeline.Announce) and then grow with
+// each message published here, which every instance sees.
 type readers struct {
 	rooms func(ctx context.Context, email string) ([]store.RoomState, error)
 	names func(ctx context.Context, emails []string) (map[string]string, error)
@@ -46,53 +48,84 @@ type readers struct {
 
 	mu     sync.Mutex
 	people map[string]*reader
-	byRoom map[int64]map[*reader]bool
-	dirty  map[*reader]bool // readers with counts to send
+	byRoom map[int64]map[*reader]struct{}
+	dirty  map[*reader]struct{} // readers with counts to send
 	// pending are the readers whose rooms must be read (again).
-	pending map[*reader]bool
+	pending map[*reader]struct{}
 }
 
-// reader is one person's streams here and their unread counts.
+// reader is one person's streams here and their unread counts. Most people
+// have one or two streams and a few rooms: slices, not maps, keep a reader
+// small.
 type reader struct {
 	email   string
-	streams map[*Stream]bool
-	counts  map[int64]int  // by room; nil until read
-	changed map[int64]bool // rooms whose count the streams have not been sent
-	loads   int            // reads started, so an older one cannot overwrite a newer
-	// rooms are the reader's rooms as last read, for the lists in their
-	// sidebar; lists says those changed (a room joined, left or opened
-	// with them) and the streams have not been sent them.
+	streams []*Stream
+	counts  []roomCount // nil until read
+	loads   int         // reads started, so an older one cannot overwrite a newer
+	// rooms are the reader's rooms, for the lists in their sidebar, kept
+	// only when those changed (a room joined, left or opened with them)
+	// and the streams have not been sent them.
 	rooms []views.RoomLink
-	lists bool
+}
+
+// roomCount is one of a reader's rooms: how many of its messages they have
+// not read, and whether their streams have not been sent that.
+type roomCount struct {
+	room    int64
+	n       int
+	changed bool
 }
 
 func newReaders(c Config) *readers {
 	return &readers{
 		rooms: c.Rooms, names: c.Names, private: !c.Unverified, log: c.Logger,
 		wake:    make(chan struct{}, 1),
-		pending: map[*reader]bool{},
+		pending: map[*reader]struct{}{},
 		people:  map[string]*reader{},
-		byRoom:  map[int64]map[*reader]bool{},
-		dirty:   map[*reader]bool{},
+		byRoom:  map[int64]map[*reader]struct{}{},
+		dirty:   map[*reader]struct{}{},
 	}
 }
 
-// add counts st among its reader's streams, reading their rooms if it is
-// their first stream here.
+// watches reports whether r has a stream in room.
+func (r *reader) watches(room int64) bool {
+	for _, st := range r.streams {
+		if st.room.id == room {
+			return true
+		}
+	}
+	return false
+}
+
+// elsewhere reports whether r has a stream in a room other than room: one
+// whose sidebar shows room's count.
+func (r *reader) elsewhere(room int64) bool {
+	for _, st := range r.streams {
+		if st.room.id != room {
+			return true
+		}
+	}
+	return false
+}
+
+// add counts st among its reader's streams. Their rooms are read if it is
+// their first stream here, or the first in its room: counts are kept only
+// for rooms some stream of theirs shows in its sidebar.
 func (rs *readers) add(st *Stream) {
 	if rs.rooms == nil {
 		return
 	}
 	rs.mu.Lock()
 	r := rs.people[st.req.Email]
-	first := r == nil
-	if first {
-		r = &reader{email: st.req.Email, streams: map[*Stream]bool{}, changed: map[int64]bool{}}
+	if r == nil {
+		r = &reader{email: st.req.Email}
 		rs.people[r.email] = r
 	}
-	r.streams[st] = true
+	read := !r.watches(st.room.id)
+	r.streams = append(r.streams, st)
+	rs.index(r)
 	rs.mu.Unlock()
-	if first {
+	if read {
 		rs.reload(r)
 	}
 }
@@ -108,8 +141,11 @@ func (rs *readers) remove(st *Stream) {
 	if r == nil {
 		return
 	}
-	delete(r.streams, st)
+	if i := slices.Index(r.streams, st); i >= 0 {
+		r.streams = slices.Delete(r.streams, i, i+1)
+	}
 	if len(r.streams) > 0 {
+		rs.index(r)
 		return
 	}
 	delete(rs.people, r.email)
@@ -118,13 +154,36 @@ func (rs *readers) remove(st *Stream) {
 	rs.unindex(r)
 }
 
-// unindex must be called with mu held.
+// index puts r in the index of each of their rooms that a stream of theirs
+// shows in its sidebar, and takes them out of the others. Must be called
+// with mu held.
+func (rs *readers) index(r *reader) {
+	for _, c := range r.counts {
+		set := rs.byRoom[c.room]
+		if !r.elsewhere(c.room) {
+			if set != nil {
+				delete(set, r)
+				if len(set) == 0 {
+					delete(rs.byRoom, c.room)
+				}
+			}
+			continue
+		}
+		if set == nil {
+			set = map[*reader]struct{}{}
+			rs.byRoom[c.room] = set
+		}
+		set[r] = struct{}{}
+	}
+}
+
+// unindex takes r out of every room's index. Must be called with mu held.
 func (rs *readers) unindex(r *reader) {
-	for id := range r.counts {
-		if set := rs.byRoom[id]; set != nil {
+	for _, c := range r.counts {
+		if set := rs.byRoom[c.room]; set != nil {
 			delete(set, r)
 			if len(set) == 0 {
-				delete(rs.byRoom, id)
+				delete(rs.byRoom, c.room)
 			}
 		}
 	}
@@ -148,7 +207,7 @@ func (rs *readers) Reload(email string) {
 func (rs *readers) reload(r *reader) {
 	rs.mu.Lock()
 	r.loads++
-	rs.pending[r] = true
+	rs.pending[r] = struct{}{}
 	rs.mu.Unlock()
 	select {
 	case rs.wake <- struct{}{}:
@@ -202,29 +261,29 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 		rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
 		return
 	}
-	links := rs.links(ctx, states)
+	rs.mu.Lock()
+	fresh := r.counts == nil
+	changed := !fresh && !sameRooms(r.counts, states)
+	rs.mu.Unlock()
+	var links []views.RoomLink
+	if changed {
+		links = rs.links(ctx, states)
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.people[r.email] != r || r.loads != load {
 		return // they left, or a newer read is under way
 	}
-	if r.counts != nil && !sameRooms(r.counts, states) {
-		r.lists = true
+	if changed {
+		r.rooms = links
 	}
-	r.rooms = links
 	rs.unindex(r)
-	r.counts = make(map[int64]int, len(states))
-	for _, s := range states {
-		r.counts[s.ID] = s.Unread
-		r.changed[s.ID] = true
-		set := rs.byRoom[s.ID]
-		if set == nil {
-			set = map[*reader]bool{}
-			rs.byRoom[s.ID] = set
-		}
-		set[r] = true
+	r.counts = make([]roomCount, len(states))
+	for i, s := range states {
+		r.counts[i] = roomCount{room: s.ID, n: s.Unread, changed: true}
 	}
-	rs.dirty[r] = true
+	rs.index(r)
+	rs.dirty[r] = struct{}{}
 }
 
 // links are the reader's rooms as their sidebar lists them, with the names
@@ -252,19 +311,20 @@ func (rs *readers) links(ctx context.Context, states []store.RoomState) []views.
 }
 
 // sameRooms reports whether states are the rooms counts has.
-func sameRooms(counts map[int64]int, states []store.RoomState) bool {
+func sameRooms(counts []roomCount, states []store.RoomState) bool {
 	if len(counts) != len(states) {
 		return false
 	}
 	for _, s := range states {
-		if _, ok := counts[s.ID]; !ok {
+		if !slices.ContainsFunc(counts, func(c roomCount) bool { return c.room == s.ID }) {
 			return false
 		}
 	}
 	return true
 }
 
-// message counts m as unread for its room's readers, but its sender.
+// message counts m as unread for the readers whose sidebar shows its room,
+// but its sender.
 func (rs *readers) message(m store.Message) {
 	if rs.rooms == nil {
 		return
@@ -275,9 +335,13 @@ func (rs *readers) message(m store.Message) {
 		if r.email == m.Sender {
 			continue
 		}
-		r.counts[m.RoomID] = min(r.counts[m.RoomID]+1, store.MaxUnread)
-		r.changed[m.RoomID] = true
-		rs.dirty[r] = true
+		for i := range r.counts {
+			if c := &r.counts[i]; c.room == m.RoomID {
+				c.n = min(c.n+1, store.MaxUnread)
+				c.changed = true
+			}
+		}
+		rs.dirty[r] = struct{}{}
 	}
 }
 
@@ -312,39 +376,31 @@ type badgeSend struct {
 
 // send renders the changed counts of every dirty reader and sends each of
 // their streams those of rooms other than its own (the room a page shows
-// has no count: it is being read).
+// has no count: it is being read), or, when their rooms changed, the lists.
 func (rs *readers) send() {
 	var out []badgeSend
 	rs.mu.Lock()
 	for r := range rs.dirty {
-		for st := range r.streams {
-			if r.lists {
-				frame, err := rs.listsFrame(r, st.room.id)
-				if err != nil {
-					rs.log.Error("rendering someone's rooms", "err", err)
-					continue
-				}
+		for _, st := range r.streams {
+			var frame []byte
+			var err error
+			if r.rooms != nil {
+				frame, err = rs.listsFrame(r, st.room.id)
+			} else {
+				frame, err = rs.badgesFrame(r, st.room.id)
+			}
+			if err != nil {
+				rs.log.Error("rendering someone's sidebar", "err", err)
+				continue
+			}
+			if frame != nil {
 				out = append(out, badgeSend{st, frame})
-				continue
 			}
-			var links []views.RoomLink
-			for id := range r.changed {
-				if id != st.room.id {
-					links = append(links, views.RoomLink{ID: id, Unread: r.counts[id]})
-				}
-			}
-			if len(links) == 0 {
-				continue
-			}
-			var html bytes.Buffer
-			if err := views.UnreadBadges(links).Render(context.Background(), &html); err != nil {
-				rs.log.Error("rendering unread counts", "err", err)
-				continue
-			}
-			out = append(out, badgeSend{st, encodeEvent(0, html.Bytes())})
 		}
-		clear(r.changed)
-		r.lists = false
+		for i := range r.counts {
+			r.counts[i].changed = false
+		}
+		r.rooms = nil
 	}
 	clear(rs.dirty)
 	rs.mu.Unlock()
@@ -353,15 +409,38 @@ func (rs *readers) send() {
 	}
 }
 
+// badgesFrame is r's changed counts but current's, nil if none. Must be
+// called with mu held.
+func (rs *readers) badgesFrame(r *reader, current int64) ([]byte, error) {
+	var links []views.RoomLink
+	for _, c := range r.counts {
+		if c.changed && c.room != current {
+			links = append(links, views.RoomLink{ID: c.room, Unread: c.n})
+		}
+	}
+	if len(links) == 0 {
+		return nil, nil
+	}
+	var html bytes.Buffer
+	if err := views.UnreadBadges(links).Render(context.Background(), &html); err != nil {
+		return nil, err
+	}
+	return encodeEvent(0, html.Bytes()), nil
+}
+
 // listsFrame is r's lists of rooms, with their counts, as the stream of the
 // page showing room current replaces them. Must be called with mu held.
 func (rs *readers) listsFrame(r *reader, current int64) ([]byte, error) {
-	links := make([]views.RoomLink, len(r.rooms))
-	for i, l := range r.rooms {
-		if l.ID != current {
-			l.Unread = r.counts[l.ID]
+	links := slices.Clone(r.rooms)
+	for i := range links {
+		if links[i].ID == current {
+			continue
 		}
-		links[i] = l
+		for _, c := range r.counts {
+			if c.room == links[i].ID {
+				links[i].Unread = c.n
+			}
+		}
 	}
 	c := views.Chat{Room: views.RoomLink{ID: current}, Sidebar: views.Sidebar{Rooms: links, Private: rs.private}}
 	var html bytes.Buffer
