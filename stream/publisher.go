@@ -52,36 +52,75 @@ func (pub *publisher) publish(m store.Message) error {
 // (see onlineFrame): a crowd reconnecting after a restart must not cost a
 // names read each.
 func (p *Pipeline) publishPresence(c presence.Change) error {
-	rooms := p.allRooms()
-	names := p.readNames(roomsShown(rooms, c.Online))
-	for _, r := range rooms {
-		if !touches(r, c) {
+	sets := changeSets{online: toSet(c.Online), joined: toSet(c.Joined), left: toSet(c.Left)}
+	var touched []*room
+	var changes []presence.Change
+	var everyone []string
+	for _, r := range p.allRooms() {
+		if !r.touchedBy(sets) {
 			continue
 		}
-		frame, err := p.roomPresence(r, c.Online, &c, names)
+		in := presence.Change{
+			Online: r.filter(c.Online, sets.online),
+			Joined: r.filter(c.Joined, sets.joined),
+			Left:   r.filter(c.Left, sets.left),
+		}
+		touched, changes = append(touched, r), append(changes, in)
+		everyone = append(everyone, shown(in.Online)...)
+	}
+	slices.Sort(everyone)
+	names := p.readNames(slices.Compact(everyone))
+	for i, r := range touched {
+		frame, panel, err := presenceFrames(changes[i], names, p.unverified)
 		if err != nil {
 			return err
 		}
+		r.online.Store(&panel)
 		r.hub.Publish(hub.Event{Frame: frame})
 	}
 	return nil
 }
 
-// roomPresence frames who of r's members is online, with the notices of c
-// (nil: none) that concern them, and keeps the panel for reconnecting
-// pages. names, if nil, are read.
-func (p *Pipeline) roomPresence(r *room, online []string, c *presence.Change, names ...map[string]string) ([]byte, error) {
-	in := presence.Change{Online: r.filter(online)}
-	if c != nil {
-		in.Joined, in.Left = r.filter(c.Joined), r.filter(c.Left)
+// changeSets are a presence change's lists as sets.
+type changeSets struct{ online, joined, left map[string]bool }
+
+func toSet(emails []string) map[string]bool {
+	set := make(map[string]bool, len(emails))
+	for _, e := range emails {
+		set[e] = true
 	}
-	var n map[string]string
-	if len(names) > 0 && names[0] != nil {
-		n = names[0]
-	} else {
-		n = p.readNames(shown(in.Online))
+	return set
+}
+
+// touchedBy reports whether someone in r joined or left.
+func (r *room) touchedBy(c changeSets) bool {
+	m := r.members.Load()
+	if m == nil {
+		return len(c.joined)+len(c.left) > 0
 	}
-	frame, panel, err := presenceFrames(in, n, p.unverified)
+	for _, set := range []map[string]bool{c.joined, c.left} {
+		if len(set) < len(*m) {
+			for e := range set {
+				if (*m)[e] {
+					return true
+				}
+			}
+			continue
+		}
+		for e := range *m {
+			if set[e] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// roomPresence frames who of r's members is online now, and keeps it for
+// reconnecting pages: after the room's members changed.
+func (p *Pipeline) roomPresence(r *room, online []string) ([]byte, error) {
+	in := presence.Change{Online: r.filter(online, toSet(online))}
+	frame, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +128,24 @@ func (p *Pipeline) roomPresence(r *room, online []string, c *presence.Change, na
 	return frame, nil
 }
 
-// filter keeps the members of r among emails (all of them for general).
-func (r *room) filter(emails []string) []string {
+// filter is who of emails (sorted, and as a set) is in r, sorted: all of
+// them for general. It walks the shorter of the list and the room's
+// members, so that a crowd online costs a small room only its members.
+func (r *room) filter(emails []string, set map[string]bool) []string {
 	m := r.members.Load()
 	if m == nil {
 		return emails
 	}
 	var in []string
+	if len(*m) < len(emails) {
+		for e := range *m {
+			if set[e] {
+				in = append(in, e)
+			}
+		}
+		slices.Sort(in)
+		return in
+	}
 	for _, e := range emails {
 		if (*m)[e] {
 			in = append(in, e)
@@ -104,33 +154,8 @@ func (r *room) filter(emails []string) []string {
 	return in
 }
 
-// touches reports whether c changes who of r's members is online.
-func touches(r *room, c presence.Change) bool {
-	for _, e := range slices.Concat(c.Joined, c.Left) {
-		if r.isMember(e) {
-			return true
-		}
-	}
-	return false
-}
-
 // shown is the part of a sorted list of people the panel lists.
 func shown(online []string) []string { return online[:min(len(online), views.MaxPeopleShown)] }
-
-// roomsShown is everyone the panels of rooms list, once each.
-func roomsShown(rooms []*room, online []string) []string {
-	seen := map[string]bool{}
-	var all []string
-	for _, r := range rooms {
-		for _, e := range shown(r.filter(online)) {
-			if !seen[e] {
-				seen[e] = true
-				all = append(all, e)
-			}
-		}
-	}
-	return all
-}
 
 // onlineFrame is who of r's members is online, for a page that
 // reconnected: as of the last change, with names, or, before any change, as
@@ -139,8 +164,9 @@ func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
 	if f := r.online.Load(); f != nil {
 		return *f, nil
 	}
-	_, online, err := presenceFrames(presence.Change{Online: r.filter(p.roster.Online())}, nil, p.unverified)
-	return online, err
+	online := p.roster.Online()
+	_, panel, err := presenceFrames(presence.Change{Online: r.filter(online, toSet(online))}, nil, p.unverified)
+	return panel, err
 }
 
 // readNames are the display names of the people some panel lists. Without

@@ -110,7 +110,7 @@ func (p *Pipeline) MembersChanged(id int64) {
 		members := p.readMembers(id)
 		r.members.Store(&members)
 		online := p.roster.Online()
-		frame, err := p.roomPresence(r, online, nil)
+		frame, err := p.roomPresence(r, online)
 		if err != nil {
 			p.log.Error("rendering a room's presence", "room", id, "err", err)
 			return
