@@ -235,7 +235,11 @@ func (s *server) leaveRoom(c echo.Context) error {
 	if r.ID == store.GeneralID {
 		return problem(http.StatusUnprocessableEntity, "Everyone is in general: it can't be left.")
 	}
-	if err := s.Rooms.LeaveRoom(c.Request().Context(), r.ID, me.Email); err != nil {
+	err = s.Rooms.LeaveRoom(c.Request().Context(), r.ID, me.Email)
+	switch {
+	case errors.Is(err, store.ErrDirect):
+		return problem(http.StatusUnprocessableEntity, "A direct conversation stays between its two people: it can't be left.")
+	case err != nil:
 		return storeUnavailable(err, "You are still in the room: Chatzilla can't reach its database right now. Try again in a moment.")
 	}
 	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID, Members: true})

@@ -159,6 +159,13 @@ func TestPrivateAndDirectRoomsAreHiddenFromOthers(t *testing.T) {
 	if resp := post(t, eve, ts.URL+dm+"/messages", url.Values{"message": {"let me in"}}, false); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("eve posting in the dm: %d, want 404", resp.StatusCode)
 	}
+	// A direct conversation cannot be left, nor joined by a third.
+	if resp := post(t, ann, ts.URL+dm+"/leave", nil, false); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("leaving the dm: %d, want 422", resp.StatusCode)
+	}
+	if page := get(t, ann, ts.URL+dm); strings.Contains(page.body, dm+"/leave") {
+		t.Error("the dm's page offers to leave it")
+	}
 	// A member invites: then eve is in.
 	if resp := post(t, ann, ts.URL+"/rooms/plans/members", url.Values{"email": {"eve@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("invite: %d", resp.StatusCode)
