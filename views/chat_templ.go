@@ -1182,7 +1182,7 @@ func HistoryItems(h History) templ.Component {
 		}
 		for i, m := range h.Messages {
 			if h.newSinceAt(i) {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 102, "<li class=\"new-since\" id=\"new-since\" role=\"separator\">New since your last visit</li>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 102, "<li class=\"new-since\" id=\"new-since\">New since your last visit</li>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

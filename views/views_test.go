@@ -404,7 +404,7 @@ func TestNewSinceLine(t *testing.T) {
 		if line.Length() != 1 {
 			t.Fatalf("NewSince %d: %d lines", newSince, line.Length())
 		}
-		if line.AttrOr("id", "") != "new-since" || line.AttrOr("role", "") != "separator" || line.Text() != "New since your last visit" {
+		if line.AttrOr("id", "") != "new-since" || line.Text() != "New since your last visit" {
 			html, _ := goquery.OuterHtml(line)
 			t.Errorf("NewSince %d: %s", newSince, html)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 	"testing"
 	"time"
 
@@ -69,5 +70,55 @@ func TestBrowserAxeFindsNothingSerious(t *testing.T) {
 			alice.prefersColourScheme(scheme)
 			alice.expectAxeClean(axe, fmt.Sprintf("chat page at %s, %s", size.name, scheme))
 		}
+	}
+}
+
+// TestBrowserAxeRoomPages audits what rooms add: the sidebar with an unread
+// count, a room opened at the "New since your last visit" line, an open room
+// one is not in (Join in place of the composer), and the rooms menu open on
+// a phone, in light and dark.
+func TestBrowserAxeRoomPages(t *testing.T) {
+	chromium := requireChromium(t)
+	axe := requireAxe(t)
+	app := startChatzilla(t, nil)
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	dave := join(t, app.URL, "dave@example.com")
+	dave.postForm("/rooms", url.Values{"name": {"Design"}})
+	dave.postForm("/rooms", url.Values{"name": {"Lobby"}})
+	dave.postForm("/rooms/design/messages", url.Values{"message": {"Before Alice came"}})
+
+	alice.join(app.URL, "alice@example.com")
+	alice.do(chromedp.Navigate(app.URL + "/rooms/design"))
+	for _, scheme := range colourSchemes {
+		alice.prefersColourScheme(scheme)
+		alice.expectAxeClean(axe, "an open room one is not in, "+scheme)
+	}
+	alice.submit(`form[action="/rooms/design/join"] button[type="submit"]`)
+	alice.do(chromedp.Navigate(app.URL + "/"))
+	for i := range 6 {
+		dave.postForm("/rooms/design/messages", url.Values{"message": {fmt.Sprintf("While Alice was away, %d: long enough to wrap onto a second line on a phone.", i)}})
+	}
+	alice.do(chromedp.Navigate(app.URL + "/"))
+	if got := alice.badge("/rooms/design"); got != "6" {
+		t.Fatalf("Alice's sidebar counts %q unread in Design, want 6", got)
+	}
+	for _, scheme := range colourSchemes {
+		alice.prefersColourScheme(scheme)
+		alice.expectAxeClean(axe, "general with an unread count, "+scheme)
+	}
+	alice.do(chromedp.Navigate(app.URL + "/rooms/design"))
+	if !evaluate[bool](alice, `document.querySelector("#new-since") !== null`) {
+		t.Fatal("Design opens without the new-since line")
+	}
+	for _, scheme := range colourSchemes {
+		alice.prefersColourScheme(scheme)
+		alice.expectAxeClean(axe, "a room at the new-since line, "+scheme)
+	}
+	alice.do(chromedp.EmulateViewport(360, 740, chromedp.EmulatePortrait, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	alice.do(chromedp.Click(chromedp.CSS(".rooms-toggle")))
+	for _, scheme := range colourSchemes {
+		alice.prefersColourScheme(scheme)
+		alice.expectAxeClean(axe, "the rooms menu open at 360 px, "+scheme)
 	}
 }
