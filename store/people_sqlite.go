@@ -15,7 +15,7 @@ import (
 // verified that is Person{Email: email}, not an error.
 func (s *SQLite) Person(ctx context.Context, email string) (Person, error) {
 	p := Person{Email: email}
-	err := s.reader.QueryRowContext(ctx, `SELECT name, verified_at IS NOT NULL FROM people WHERE email = ?`, email).
+	err := s.reads.QueryRowContext(ctx, `SELECT name, verified_at IS NOT NULL FROM people WHERE email = ?`, email).
 		Scan(&p.Name, &p.Verified)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Person{}, fmt.Errorf("store: person: %w", err)

@@ -81,7 +81,7 @@ func (s *SQLite) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // Room returns the room with the given slug, or an error wrapping ErrNoRoom.
 func (s *SQLite) Room(ctx context.Context, slug string) (Room, error) {
 	var r Room
-	err := scanSQLiteRoom(s.reader.QueryRowContext(ctx, `SELECT `+sqliteRoomColumns+` FROM rooms WHERE slug = ?`, slug), &r)
+	err := scanSQLiteRoom(s.reads.QueryRowContext(ctx, `SELECT `+sqliteRoomColumns+` FROM rooms WHERE slug = ?`, slug), &r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Room{}, fmt.Errorf("store: room %q: %w", slug, ErrNoRoom)
 	}
@@ -143,7 +143,7 @@ func (s *SQLite) JoinRoom(ctx context.Context, roomID int64, email string) error
 	}
 	var kind RoomKind
 	var member bool
-	err = s.reader.QueryRowContext(ctx, sqliteParams(selectJoinable), roomID, email).Scan(&kind, &member)
+	err = s.reads.QueryRowContext(ctx, sqliteParams(selectJoinable), roomID, email).Scan(&kind, &member)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: join room: %w", err)
 	}
@@ -158,7 +158,7 @@ func (s *SQLite) LeaveRoom(ctx context.Context, roomID int64, email string) erro
 		return fmt.Errorf("store: leave room: %w", ErrGeneral)
 	}
 	var kind RoomKind
-	err := s.reader.QueryRowContext(ctx, `SELECT kind FROM rooms WHERE id = ?`, roomID).Scan(&kind)
+	err := s.reads.QueryRowContext(ctx, `SELECT kind FROM rooms WHERE id = ?`, roomID).Scan(&kind)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -180,7 +180,7 @@ func (s *SQLite) IsMember(ctx context.Context, roomID int64, email string) (bool
 		return true, nil
 	}
 	var member bool
-	if err := s.reader.QueryRowContext(ctx, sqliteParams(selectIsMember), roomID, email).Scan(&member); err != nil {
+	if err := s.reads.QueryRowContext(ctx, sqliteParams(selectIsMember), roomID, email).Scan(&member); err != nil {
 		return false, fmt.Errorf("store: is member: %w", err)
 	}
 	return member, nil
@@ -192,7 +192,7 @@ func (s *SQLite) RoomMembers(ctx context.Context, roomID int64) ([]string, error
 	if roomID == GeneralID {
 		return nil, nil
 	}
-	rows, err := s.reader.QueryContext(ctx, sqliteParams(selectRoomMembers), roomID)
+	rows, err := s.reads.QueryContext(ctx, sqliteParams(selectRoomMembers), roomID)
 	if err != nil {
 		return nil, fmt.Errorf("store: room members: %w", err)
 	}
@@ -207,7 +207,7 @@ func (s *SQLite) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 	if err := checkLimit(op, limit); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+sqliteRoomColumns+` FROM rooms WHERE kind = 'open' ORDER BY name, id LIMIT ?`, limit)
+	rows, err := s.reads.QueryContext(ctx, `SELECT `+sqliteRoomColumns+` FROM rooms WHERE kind = 'open' ORDER BY name, id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -231,7 +231,7 @@ func (s *SQLite) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 // person; each with its unread count (see RoomState).
 func (s *SQLite) RoomsOf(ctx context.Context, email string) ([]RoomState, error) {
 	const op = "rooms of"
-	rows, err := s.reader.QueryContext(ctx, sqliteParams(selectRoomsOf), email, MaxUnread)
+	rows, err := s.reads.QueryContext(ctx, sqliteParams(selectRoomsOf), email, MaxUnread)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -278,7 +278,7 @@ func (s *SQLite) MarkRead(ctx context.Context, roomID int64, email string, id in
 // 0 if none.
 func (s *SQLite) LastRead(ctx context.Context, roomID int64, email string) (int64, error) {
 	var id int64
-	err := s.reader.QueryRowContext(ctx, sqliteParams(selectLastRead), roomID, email).Scan(&id)
+	err := s.reads.QueryRowContext(ctx, sqliteParams(selectLastRead), roomID, email).Scan(&id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("store: last read: %w", err)
 	}

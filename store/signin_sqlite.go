@@ -35,7 +35,7 @@ func (s *SQLite) CreateSignInToken(ctx context.Context, t SignInToken) error {
 // SignInToken returns the token with the given hash, used or expired as it
 // may be (so a page can say which), or an error wrapping ErrNoToken.
 func (s *SQLite) SignInToken(ctx context.Context, hash string) (SignInToken, error) {
-	t, err := scanSQLiteToken(s.reader.QueryRowContext(ctx, selectSQLiteToken, hash))
+	t, err := scanSQLiteToken(s.reads.QueryRowContext(ctx, selectSQLiteToken, hash))
 	if err != nil {
 		return SignInToken{}, fmt.Errorf("store: sign-in token: %w", err)
 	}
@@ -58,7 +58,7 @@ func (s *SQLite) UseSignInToken(ctx context.Context, hash string, now time.Time)
 	if !errors.Is(err, ErrNoToken) {
 		return SignInToken{}, fmt.Errorf("store: use sign-in token: %w", err)
 	}
-	t, err = scanSQLiteToken(s.reader.QueryRowContext(ctx, selectSQLiteToken, hash))
+	t, err = scanSQLiteToken(s.reads.QueryRowContext(ctx, selectSQLiteToken, hash))
 	if err == nil {
 		err = whyUnusable(t, now)
 	}
@@ -70,7 +70,7 @@ func (s *SQLite) UseSignInToken(ctx context.Context, hash string, now time.Time)
 // restarts (and, on PostgreSQL, across instances).
 func (s *SQLite) SignInTokensSince(ctx context.Context, email string, since time.Time) (int, error) {
 	var n int
-	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM sign_in_tokens WHERE email = ? AND created_at >= ?`,
+	if err := s.reads.QueryRowContext(ctx, `SELECT count(*) FROM sign_in_tokens WHERE email = ? AND created_at >= ?`,
 		email, since.UnixMicro()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: sign-in tokens since: %w", err)
 	}

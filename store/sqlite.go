@@ -108,6 +108,8 @@ type SQLite struct {
 	writes  groupWriter
 	follow  localFollower
 	changes changeHandlers
+	// reads runs reads on reader through statements parsed once.
+	reads readStmts
 }
 
 // OpenSQLite opens (creating if needed) the database file at path and brings
@@ -166,7 +168,7 @@ func openSQLite(ctx context.Context, path string) (*SQLite, error) {
 		reader.Close()
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	s := &SQLite{writer: writer, reader: reader}
+	s := &SQLite{writer: writer, reader: reader, reads: readStmts{db: reader}}
 	s.startWriting()
 	return s, nil
 }
@@ -251,7 +253,7 @@ func (s *SQLite) LogBefore(ctx context.Context, beforeID int64, limit int) ([]Me
 // RoomCountAfter counts the room's messages with id > afterID, up to limit.
 func (s *SQLite) RoomCountAfter(ctx context.Context, roomID, afterID int64, limit int) (int, error) {
 	var n int
-	if err := s.reader.QueryRowContext(ctx, sqliteParams(selectRoomCountAfter), roomID, afterID, limit).Scan(&n); err != nil {
+	if err := s.reads.QueryRowContext(ctx, sqliteParams(selectRoomCountAfter), roomID, afterID, limit).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: room count after: %w", err)
 	}
 	return n, nil
@@ -260,7 +262,7 @@ func (s *SQLite) RoomCountAfter(ctx context.Context, roomID, afterID int64, limi
 // LastID returns the highest stored message id, 0 when there are none.
 func (s *SQLite) LastID(ctx context.Context) (int64, error) {
 	var id int64
-	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
+	if err := s.reads.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages`).Scan(&id); err != nil {
 		return 0, fmt.Errorf("store: last id: %w", err)
 	}
 	return id, nil
@@ -278,14 +280,14 @@ func (s *SQLite) Ping(ctx context.Context) error {
 // Close stops the writer, ends Follow and closes both connection pools.
 func (s *SQLite) Close() error {
 	s.writes.close()
-	if err := errors.Join(s.writer.Close(), s.reader.Close()); err != nil {
+	if err := errors.Join(s.reads.close(), s.writer.Close(), s.reader.Close()); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
 }
 
 func (s *SQLite) query(ctx context.Context, op, query string, args ...any) ([]Message, error) {
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.reads.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}

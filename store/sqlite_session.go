@@ -38,7 +38,7 @@ func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
 	var sess Session
 	var created, seen int64
 	var ended sql.NullInt64
-	err := s.reader.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = ?`, id).
+	err := s.reads.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = ?`, id).
 		Scan(&sess.ID, &sess.Email, &created, &seen, &ended, &sess.Verified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
@@ -79,7 +79,7 @@ func (s *SQLite) EndSessionsOf(ctx context.Context, email string) error {
 
 // EndedSessions returns the ids of the sessions ended in the last within.
 func (s *SQLite) EndedSessions(ctx context.Context, within time.Duration) ([]string, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM sessions WHERE ended_at > ?`, time.Now().Add(-within).UnixMicro())
+	rows, err := s.reads.QueryContext(ctx, `SELECT id FROM sessions WHERE ended_at > ?`, time.Now().Add(-within).UnixMicro())
 	if err != nil {
 		return nil, fmt.Errorf("store: ended sessions: %w", err)
 	}

@@ -81,3 +81,31 @@ func BenchmarkMessagesAfter(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRoomsOf is one person's sidebar: their rooms with unread counts,
+// read for every person whose first stream opens (a crowd reconnecting
+// after a restart reads it once a person).
+func BenchmarkRoomsOf(b *testing.B) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, storetest.SQLitePath(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 3 {
+		r, err := st.CreateRoom(ctx, store.Room{Slug: fmt.Sprint("room-", i), Name: fmt.Sprint("room ", i), Kind: store.RoomOpen, CreatedBy: "ann@example.com"}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for range 50 {
+			if _, err := st.AddMessageIn(ctx, r.ID, store.Author{Email: "bob@example.com"}, "hello", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for b.Loop() {
+		if _, err := st.RoomsOf(ctx, "ann@example.com"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
