@@ -3,8 +3,13 @@ package handlers_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/chatzilla/chatzilla/handlers"
 )
 
 // copyOf is a second browser holding a copy of c's cookies, as someone who
@@ -104,5 +109,40 @@ func TestChatPageOffersLeaveOnEveryDevice(t *testing.T) {
 	}
 	if form.Find(`button[type="submit"][name="everywhere"][value="true"]`).Text() != "Leave on every device" {
 		t.Error("no Leave on every device button")
+	}
+}
+
+// TestSessionCookieWrittenBeforeStillWorks: cookies are now written as JSON
+// (gob compiled a decoder per request); one written as gob by an earlier
+// build, with the same secret, still means the same session.
+func TestSessionCookieWrittenBeforeStillWorks(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.joined(t, "ann@example.com")
+	u, _ := url.Parse(ts.URL)
+	cookies := c.Jar.Cookies(u)
+	current := handlers.NewSessionStore(strings.Repeat("k", 32))
+	var values map[any]any
+	var name string
+	for _, ck := range cookies {
+		if err := securecookie.DecodeMulti(ck.Name, ck.Value, &values, current.Codecs...); err == nil {
+			name = ck.Name
+			break
+		}
+	}
+	if values["id"] == nil {
+		t.Fatalf("no session cookie among %v", cookies)
+	}
+	earlier := handlers.NewSessionStore(strings.Repeat("k", 32))
+	for _, codec := range earlier.Codecs {
+		codec.(*securecookie.SecureCookie).SetSerializer(securecookie.GobEncoder{})
+	}
+	value, err := securecookie.EncodeMulti(name, values, earlier.Codecs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := ts.client(t)
+	old.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+	if page := get(t, old, ts.URL+"/"); !strings.Contains(page.body, `id="composer"`) {
+		t.Error("a session cookie written as gob no longer signs in")
 	}
 }
