@@ -178,6 +178,9 @@ func (s *server) createRoom(c echo.Context) error {
 	if reason != "" {
 		return refuse(http.StatusUnprocessableEntity, reason)
 	}
+	if wait := s.tooManyRooms(c, me); wait > 0 {
+		return refuse(http.StatusTooManyRequests, "You're making rooms too fast. Wait "+plural(wait, "second")+" and try again.")
+	}
 	slug := slugOf(name)
 	if slug == store.GeneralSlug || strings.HasPrefix(slug, "dm-") {
 		return refuse(http.StatusUnprocessableEntity, fmt.Sprintf("The name %q is taken. Pick another.", name))
@@ -295,6 +298,9 @@ func (s *server) directMessage(c echo.Context) error {
 	if strings.EqualFold(email, me.Email) {
 		return problem(http.StatusUnprocessableEntity, "That is your own address: a direct message is between you and someone else.")
 	}
+	if wait := s.tooManyRooms(c, me); wait > 0 {
+		return problem(http.StatusTooManyRequests, "You're opening conversations too fast. Wait "+plural(wait, "second")+" and try again.")
+	}
 	r, err := s.Rooms.DirectRoom(c.Request().Context(), me.Email, email)
 	if err != nil {
 		return storeUnavailable(err, "Chatzilla can't open the conversation right now. Try again in a moment.")
@@ -324,11 +330,24 @@ func (s *server) markRead(c echo.Context) error {
 	if err != nil || id < 1 {
 		return problem(http.StatusBadRequest, "id must be a message id (a whole number above 0).")
 	}
+	if wait := s.tooFast(c, s.readFlood, "session:"+me.SessionID); wait > 0 {
+		return problem(http.StatusTooManyRequests, "Too many reports of what you read. Wait "+plural(wait, "second")+".")
+	}
 	if err := s.Rooms.MarkRead(c.Request().Context(), r.ID, me.Email, id); err != nil {
 		return storeUnavailable(err, "Chatzilla can't record what you read right now.")
 	}
 	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID})
 	return c.NoContent(http.StatusNoContent)
+}
+
+// tooManyRooms takes a token for making or opening a room from the
+// session's bucket and its address's, and returns the seconds to wait when
+// one is empty (0: go ahead).
+func (s *server) tooManyRooms(c echo.Context, me member) int {
+	if wait := s.tooFast(c, s.roomFlood, "session:"+me.SessionID); wait > 0 {
+		return wait
+	}
+	return s.tooFast(c, s.addressRoomFlood, clientKey(c))
 }
 
 // validateRoomName returns the name to keep, or a sentence saying what is

@@ -303,3 +303,39 @@ func TestSidebarCountsGoLive(t *testing.T) {
 	createRoom(t, ts, bob, "bobs room", "open")
 	waitForLine(t, general, "the lists with the new room", `id="room-list"`, `/rooms/bobs-room`)
 }
+
+// TestMakingRoomsIsFloodControlled: one session making room after room (a
+// script filling the room list) is refused with 429 and a sentence, the
+// name it typed kept; so are reports of reading, past a few a second.
+func TestMakingRoomsIsFloodControlled(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	var last response
+	for i := range 25 {
+		if last = createRoom(t, ts, ann, fmt.Sprint("room ", i), "open"); last.StatusCode != http.StatusSeeOther {
+			break
+		}
+	}
+	if last.StatusCode != http.StatusTooManyRequests || !strings.Contains(last.body, "too fast") || last.Header.Get("Retry-After") == "" {
+		t.Fatalf("the 25th room in a row: %d, Retry-After %q, want 429 with a sentence", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(last.body, `value="room `) {
+		t.Error("the refused form lost the name typed")
+	}
+	// Another person is not held back.
+	if resp := createRoom(t, ts, ts.joined(t, "bob@example.com"), "bobs", "open"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("another session's room: %d", resp.StatusCode)
+	}
+
+	post(t, ann, ts.URL+"/messages", url.Values{"message": {"hi"}}, false)
+	id := fmt.Sprint(ts.messages(t)[0].ID)
+	var status int
+	for range 40 {
+		if status = post(t, ann, ts.URL+"/rooms/general/read", url.Values{"id": {id}}, true).StatusCode; status != http.StatusNoContent {
+			break
+		}
+	}
+	if status != http.StatusTooManyRequests {
+		t.Errorf("40 reports of reading at once: last %d, want 429", status)
+	}
+}

@@ -114,6 +114,22 @@ type Limits struct {
 // one, a script that mails strangers gets few.
 const linksPerAddressPerHour = 30
 
+// roomsPerSessionPerHour and roomsBurst bound the rooms and direct
+// conversations one session may make or open (each a write, and a row
+// that stays): plenty for a person, few for a script.
+const (
+	roomsPerSessionPerHour = 60
+	roomsBurst             = 20
+)
+
+// readsPerSecond and readsBurst bound one session's reports of what it
+// read (each a write): a page sends one every 2 s at most, and a person has
+// a few tabs.
+const (
+	readsPerSecond = 5
+	readsBurst     = 20
+)
+
 // addressOpensFactor is how many sessions' worth of stream opens one client
 // address gets: many people may share an address, but far fewer reconnect
 // in the same second than there are streams open.
@@ -126,6 +142,8 @@ type server struct {
 	messageFlood, joinFlood         *buckets
 	streamFlood, addressStreamFlood *buckets
 	linkFlood                       *buckets
+	roomFlood, addressRoomFlood     *buckets
+	readFlood                       *buckets
 	streams                         *streamSlots
 	sessionStreams                  sessionStreams
 	writeHealth                     writeHealth
@@ -140,7 +158,11 @@ func New(o Options) *echo.Echo {
 		messageFlood: newBuckets(o.Limits.MessagesPerSecond, o.Limits.MessageBurst),
 		joinFlood:    newBuckets(o.Limits.JoinsPerSecond, o.Limits.JoinBurst),
 		linkFlood:    newBuckets(linksPerAddressPerHour/3600.0, linksPerAddressPerHour),
-		streams:      newStreamSlots(o.Limits),
+		roomFlood:    newBuckets(roomsPerSessionPerHour/3600.0, roomsBurst),
+		// An office shares an address: ten people's worth.
+		addressRoomFlood: newBuckets(10*roomsPerSessionPerHour/3600.0, 10*roomsBurst),
+		readFlood:        newBuckets(readsPerSecond, readsBurst),
+		streams:          newStreamSlots(o.Limits),
 	}
 	if l := o.Limits; l.StreamOpensPerSecond > 0 {
 		s.streamFlood = newBuckets(l.StreamOpensPerSecond, l.StreamOpenBurst)
