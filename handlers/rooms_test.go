@@ -3,14 +3,18 @@ package handlers_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chatzilla/chatzilla/handlers"
 	"github.com/chatzilla/chatzilla/mail/mailtest"
+	"github.com/chatzilla/chatzilla/store"
 )
 
 // signedIn is a client signed in as email by the link mailed to it.
@@ -337,5 +341,61 @@ func TestMakingRoomsIsFloodControlled(t *testing.T) {
 	}
 	if status != http.StatusTooManyRequests {
 		t.Errorf("40 reports of reading at once: last %d, want 429", status)
+	}
+}
+
+// downRooms is the room store with posts failing as if the database were
+// down.
+type downRooms struct {
+	handlers.RoomStore
+	down atomic.Bool
+}
+
+func (d *downRooms) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
+	if d.down.Load() {
+		return store.Message{}, errors.New("connection refused")
+	}
+	return d.RoomStore.AddMessageIn(ctx, roomID, a, content, key)
+}
+
+// TestFailedSendInARoomComesBackInTheComposer: a post in a room that the
+// store cannot take, or that is empty, is answered with the room's own
+// composer holding the text and saying why, as in general; the page
+// without JavaScript is the room's.
+func TestFailedSendInARoomComesBackInTheComposer(t *testing.T) {
+	var rooms *downRooms
+	ts := newTestServer(t, func(o *handlers.Options) {
+		rooms = &downRooms{RoomStore: o.Rooms}
+		o.Rooms = rooms
+	})
+	ann := ts.joined(t, "ann@example.com")
+	createRoom(t, ts, ann, "ops", "open")
+	const typed = "Kept <b>as typed</b> & whole"
+	for _, tc := range []struct {
+		name, text, reason string
+		status             int
+		down               bool
+	}{
+		{"store down", typed, "was not sent", http.StatusServiceUnavailable, true},
+		{"empty", "  ", "Write a message", http.StatusUnprocessableEntity, false},
+	} {
+		for _, htmx := range []bool{true, false} {
+			rooms.down.Store(tc.down)
+			resp := post(t, ann, ts.URL+"/rooms/ops/messages", url.Values{"message": {tc.text}}, htmx)
+			rooms.down.Store(false)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%s (htmx %v): %d, want %d", tc.name, htmx, resp.StatusCode, tc.status)
+			}
+			form := resp.doc(t).Find("form#composer")
+			if form.AttrOr("action", "") != "/rooms/ops/messages" || form.Find("textarea#message").Text() != tc.text || !strings.Contains(form.Find("#message-error").Text(), tc.reason) {
+				t.Errorf("%s (htmx %v): the composer posts to %q, holds %q, says %q", tc.name, htmx, form.AttrOr("action", ""), form.Find("textarea#message").Text(), form.Find("#message-error").Text())
+			}
+			if !htmx && !strings.Contains(resp.body, `href="/rooms/ops"`) {
+				t.Errorf("%s: the page is not the room's", tc.name)
+			}
+		}
+	}
+	if ms, err := ts.store.RoomRecentMessages(context.Background(), 2, 10); err != nil || len(ms) != 0 {
+		t.Errorf("stored %+v, %v", ms, err)
 	}
 }

@@ -36,11 +36,14 @@ func (s *server) renderSendFailed(c echo.Context, p views.Problem) error {
 
 // renderRefused answers a send with composer, which says why it was refused.
 func (s *server) renderRefused(c echo.Context, status int, composer views.Composer) error {
+	// The composer posts where this one did: general's, or a room's (also
+	// when what refused it ran before the room was looked up).
+	composer.Action = c.Request().URL.EscapedPath()
 	if isHTMX(c) {
 		return render(c, status, views.ComposerForm(composer))
 	}
 	if me, joined, err := s.member(c); err == nil && joined {
-		if err := s.renderChat(c, status, me.Email, composer); err == nil {
+		if _, err := s.roomOf(c, me); err == nil && s.renderChat(c, status, me.Email, composer) == nil {
 			return nil
 		}
 		// The page needs the history, which fails when the store does:
