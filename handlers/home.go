@@ -75,7 +75,7 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 	composer.Action = composerAction(room)
 	chat := s.chatView(c, me, room, h)
 	chat.Composer = composer
-	if n := len(h.Messages); n > 0 && chat.Joined {
+	if n := len(h.Messages); n > 0 && chat.Joined && status == http.StatusOK {
 		if err := s.Rooms.MarkRead(ctx, room.ID, me, h.Messages[n-1].ID); err != nil {
 			s.Logger.Warn("recording what someone read", "room", room.Slug, "err", err)
 		} else {
@@ -104,6 +104,12 @@ func (s *server) chatView(c echo.Context, me string, room store.Room, h views.Hi
 	if err != nil {
 		s.Logger.Warn("reading someone's rooms", "err", err)
 		states = []store.RoomState{{Room: general}}
+	}
+	if !s.EmailSignIn {
+		// Anyone may join as anyone: the private rooms and direct
+		// conversations of an address (made when sign-in was by email)
+		// are not shown, not even their names.
+		states = slices.DeleteFunc(states, func(st store.RoomState) bool { return st.Kind != store.RoomOpen })
 	}
 	chat := views.Chat{
 		Me:         me,

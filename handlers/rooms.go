@@ -3,6 +3,7 @@ package handlers
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,15 +89,17 @@ func (s *server) roomOf(c echo.Context, me member) (store.Room, error) {
 		return store.Room{}, storeUnavailable(err, "Chatzilla can't open this room right now. Try again in a moment.")
 	}
 	if r.Kind != store.RoomOpen {
-		if !s.EmailSignIn {
-			return store.Room{}, problem(http.StatusForbidden, needsVerified)
-		}
 		in, err := s.Rooms.IsMember(ctx, r.ID, me.Email)
 		if err != nil {
 			return store.Room{}, storeUnavailable(err, "Chatzilla can't open this room right now. Try again in a moment.")
 		}
 		if !in {
 			return store.Room{}, problem(http.StatusNotFound, noRoom)
+		}
+		// Only to a member, so that the answer does not tell a room that
+		// exists from one that does not.
+		if !s.EmailSignIn {
+			return store.Room{}, problem(http.StatusForbidden, needsVerified)
 		}
 	}
 	c.Set(roomKey, r)
@@ -185,6 +188,12 @@ func (s *server) createRoom(c echo.Context) error {
 	if slug == store.GeneralSlug || strings.HasPrefix(slug, "dm-") {
 		return refuse(http.StatusUnprocessableEntity, fmt.Sprintf("The name %q is taken. Pick another.", name))
 	}
+	if kind == store.RoomPrivate {
+		// A private room's slug has a random end: it is not in the open
+		// rooms' name space, so making a room never tells anyone that a
+		// private one of that name exists, and its URL cannot be guessed.
+		slug = strings.TrimSuffix(slug[:min(len(slug), maxSlugBytes-9)], "-") + "-" + strings.ToLower(rand.Text()[:8])
+	}
 	r, err := s.Rooms.CreateRoom(c.Request().Context(), store.Room{Slug: slug, Name: name, Kind: kind, CreatedBy: me.Email}, nil)
 	switch {
 	case errors.Is(err, store.ErrRoomTaken):
@@ -206,6 +215,9 @@ func (s *server) joinRoom(c echo.Context) error {
 	r, err := s.roomOf(c, me)
 	if err != nil {
 		return err
+	}
+	if wait := s.tooFast(c, s.roomFlood, "session:"+me.SessionID); wait > 0 {
+		return problem(http.StatusTooManyRequests, "You're joining and leaving rooms too fast. Wait "+plural(wait, "second")+" and try again.")
 	}
 	if err := s.addMember(c, r, me.Email); err != nil {
 		return err
@@ -237,6 +249,9 @@ func (s *server) leaveRoom(c echo.Context) error {
 	}
 	if r.ID == store.GeneralID {
 		return problem(http.StatusUnprocessableEntity, "Everyone is in general: it can't be left.")
+	}
+	if wait := s.tooFast(c, s.roomFlood, "session:"+me.SessionID); wait > 0 {
+		return problem(http.StatusTooManyRequests, "You're joining and leaving rooms too fast. Wait "+plural(wait, "second")+" and try again.")
 	}
 	err = s.Rooms.LeaveRoom(c.Request().Context(), r.ID, me.Email)
 	switch {
@@ -270,6 +285,9 @@ func (s *server) invite(c echo.Context) error {
 	if reason != "" {
 		return problem(http.StatusUnprocessableEntity, reason)
 	}
+	if wait := s.tooManyRooms(c, me); wait > 0 {
+		return problem(http.StatusTooManyRequests, "You're inviting people too fast. Wait "+plural(wait, "second")+" and try again.")
+	}
 	if err := s.addMember(c, r, email); err != nil {
 		return err
 	}
@@ -295,11 +313,15 @@ func (s *server) directMessage(c echo.Context) error {
 	if reason != "" {
 		return problem(http.StatusUnprocessableEntity, reason)
 	}
-	if strings.EqualFold(email, me.Email) {
+	if email == me.Email {
 		return problem(http.StatusUnprocessableEntity, "That is your own address: a direct message is between you and someone else.")
 	}
-	if wait := s.tooManyRooms(c, me); wait > 0 {
-		return problem(http.StatusTooManyRequests, "You're opening conversations too fast. Wait "+plural(wait, "second")+" and try again.")
+	// Opening a conversation that exists costs nothing; starting one
+	// counts as making a room.
+	if _, err := s.rooms.get(c.Request().Context(), s.Rooms, store.DirectSlug(me.Email, email)); errors.Is(err, store.ErrNoRoom) {
+		if wait := s.tooManyRooms(c, me); wait > 0 {
+			return problem(http.StatusTooManyRequests, "You're starting conversations too fast. Wait "+plural(wait, "second")+" and try again.")
+		}
 	}
 	r, err := s.Rooms.DirectRoom(c.Request().Context(), me.Email, email)
 	if err != nil {
@@ -358,7 +380,9 @@ func validateRoomName(raw string) (string, string) {
 	if !utf8.ValidString(raw) {
 		return "", "That name contains characters that are not text."
 	}
-	name := norm.NFC.String(strings.Join(strings.Fields(raw), " "))
+	// NFKC: a name in full-width or mathematical letters is the name it
+	// looks like, so it is taken when that one is.
+	name := norm.NFKC.String(strings.Join(strings.Fields(raw), " "))
 	switch {
 	case name == "":
 		return "", "Give the room a name."
@@ -368,8 +392,21 @@ func validateRoomName(raw string) (string, string) {
 		return "", "Room names can't contain invisible or direction-changing characters."
 	case slugOf(name) == "":
 		return "", "A room's name needs at least one letter or digit."
+	case anyMixed(name):
+		return "", "That name mixes look-alike letters from different alphabets in one word. Type it again by hand."
 	}
 	return name, ""
+}
+
+// anyMixed reports whether a word of name mixes scripts (a Cyrillic е in
+// "gеneral"), which is how one room's name would pass for another's.
+func anyMixed(name string) bool {
+	for _, w := range strings.FieldsFunc(name, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsMark(r) }) {
+		if mixedScripts(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // slugOf is the URL of a room named name: its letters and digits,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,8 +138,14 @@ func TestPrivateAndDirectRoomsAreHiddenFromOthers(t *testing.T) {
 	bob := signedIn(t, ts, smtp, "bob@example.com")
 	eve := signedIn(t, ts, smtp, "eve@example.com")
 
-	if resp := createRoom(t, ts, ann, "Plans", "private"); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("create private: %d %s", resp.StatusCode, resp.body)
+	created := createRoom(t, ts, ann, "Plans", "private")
+	plans := created.Header.Get("Location")
+	if created.StatusCode != http.StatusSeeOther || !regexp.MustCompile(`^/rooms/plans-[a-z0-9]{8}$`).MatchString(plans) {
+		t.Fatalf("create private: %d to %q, want 303 to /rooms/plans- and a random end", created.StatusCode, plans)
+	}
+	// Making an open room of the same name says nothing of the private one.
+	if resp := createRoom(t, ts, eve, "Plans", "open"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("eve making an open room Plans: %d", resp.StatusCode)
 	}
 	resp := post(t, ann, ts.URL+"/dm", url.Values{"email": {"bob@example.com"}}, false)
 	dm := resp.Header.Get("Location")
@@ -155,7 +162,7 @@ func TestPrivateAndDirectRoomsAreHiddenFromOthers(t *testing.T) {
 	if page := get(t, bob, ts.URL+dm); page.StatusCode != http.StatusOK || !strings.Contains(page.body, "just us") {
 		t.Errorf("bob's view of the dm: %d", page.StatusCode)
 	}
-	for _, u := range []string{dm, dm + "/events", "/rooms/plans", "/rooms/plans/events", "/rooms/no-such-room"} {
+	for _, u := range []string{dm, dm + "/events", plans, plans + "/events", "/rooms/no-such-room"} {
 		if resp := get(t, eve, ts.URL+u); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("eve GET %s: %d, want 404", u, resp.StatusCode)
 		}
@@ -171,10 +178,10 @@ func TestPrivateAndDirectRoomsAreHiddenFromOthers(t *testing.T) {
 		t.Error("the dm's page offers to leave it")
 	}
 	// A member invites: then eve is in.
-	if resp := post(t, ann, ts.URL+"/rooms/plans/members", url.Values{"email": {"eve@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
+	if resp := post(t, ann, ts.URL+plans+"/members", url.Values{"email": {"eve@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("invite: %d", resp.StatusCode)
 	}
-	if resp := get(t, eve, ts.URL+"/rooms/plans"); resp.StatusCode != http.StatusOK {
+	if resp := get(t, eve, ts.URL+plans); resp.StatusCode != http.StatusOK {
 		t.Errorf("eve after the invitation: %d", resp.StatusCode)
 	}
 }
@@ -397,5 +404,51 @@ func TestFailedSendInARoomComesBackInTheComposer(t *testing.T) {
 	}
 	if ms, err := ts.store.RoomRecentMessages(context.Background(), 2, 10); err != nil || len(ms) != 0 {
 		t.Errorf("stored %+v, %v", ms, err)
+	}
+}
+
+// TestRoomNamesCannotImpersonate: a name in look-alike letters is refused,
+// or is the name it looks like (and so taken).
+func TestRoomNamesCannotImpersonate(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	createRoom(t, ts, ann, "Design", "open")
+	for name, want := range map[string]string{
+		"g\u0435neral": "look-alike", // a Cyrillic е
+		"ｇｅｎｅｒａｌ":      "is taken",   // full-width
+		"\U0001D403\U0001D41E\U0001D42C\U0001D422\U0001D420\U0001D427": "already a room", // mathematical bold "Design"
+	} {
+		if resp := createRoom(t, ts, ann, name, "open"); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(resp.body, want) {
+			t.Errorf("name %q: %d, want 422 saying %q", name, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestOpenModeHidesVerifiedRooms: with SIGN_IN=open anyone may be anyone,
+// so the private rooms and direct conversations an address has (made while
+// sign-in was by email) are neither listed nor opened, and a non-member is
+// not told they exist.
+func TestOpenModeHidesVerifiedRooms(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	secret, err := ts.store.CreateRoom(ctx, store.Room{Slug: "acquisition-1a2b3c4d", Name: "Acquisition", Kind: store.RoomPrivate, CreatedBy: "ann@example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := ts.store.DirectRoom(ctx, "ann@example.com", "lawyer@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := ts.joined(t, "ann@example.com")
+	if page := get(t, ann, ts.URL+"/"); strings.Contains(page.body, "Acquisition") || strings.Contains(page.body, "lawyer@example.com") || strings.Contains(page.body, dm.Slug) {
+		t.Error("open mode lists a private room or a direct conversation")
+	}
+	for _, r := range []store.Room{secret, dm} {
+		if resp := get(t, ann, ts.URL+"/rooms/"+r.Slug); resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.body, "verified address") {
+			t.Errorf("a member opening %s in open mode: %d, want 403 with a sentence", r.Slug, resp.StatusCode)
+		}
+		if resp := get(t, ts.joined(t, "eve@example.com"), ts.URL+"/rooms/"+r.Slug); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("a non-member opening %s: %d, want 404 like any missing room", r.Slug, resp.StatusCode)
+		}
 	}
 }

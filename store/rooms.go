@@ -70,11 +70,13 @@ type RoomState struct {
 }
 
 // DirectSlug is the slug of the direct room of a and b, whichever way round
-// they are given and however their addresses are capitalised: "dm-" and the
-// first 16 hex digits of the SHA-256 of the two lowercased addresses, lesser
-// first, joined by a newline. A hash, so the URL does not show the addresses.
+// they are given: "dm-" and the first 16 hex digits of the SHA-256 of the
+// two addresses, lesser first, joined by a newline. A hash, so the URL does
+// not show the addresses. The addresses are taken as they are, as every
+// identity here is (sessions, members): Bob@example.com and bob@example.com
+// are two people to the chat, so they must not share a room, where the
+// first would be let in as a third member.
 func DirectSlug(a, b string) string {
-	a, b = strings.ToLower(a), strings.ToLower(b)
 	if b < a {
 		a, b = b, a
 	}
@@ -103,7 +105,7 @@ func checkNewRoom(r Room) error {
 
 // checkPair rejects a direct room of one person with themselves.
 func checkPair(a, b string) error {
-	if a == "" || b == "" || strings.EqualFold(a, b) {
+	if a == "" || b == "" || a == b {
 		return fmt.Errorf("store: direct room: %q and %q are not two people", a, b)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,8 +248,11 @@ func testDirectRooms(t *testing.T, st roomStore, _ opener) {
 	if !regexp.MustCompile(`^dm-[0-9a-f]{16}$`).MatchString(slug) {
 		t.Errorf("DirectSlug = %q, want dm- and 16 hex digits", slug)
 	}
-	if store.DirectSlug(bob, ann) != slug || store.DirectSlug("Bob@Example.com", "ANN@example.com") != slug {
-		t.Error("DirectSlug depends on the order or the case of the addresses")
+	if store.DirectSlug(bob, ann) != slug {
+		t.Error("DirectSlug depends on the order of the addresses")
+	}
+	if store.DirectSlug(strings.ToUpper(bob[:1])+bob[1:], ann) == slug {
+		t.Error("DirectSlug gives two people whose addresses differ in case one room")
 	}
 	if store.DirectSlug(ann, carol) == slug {
 		t.Error("two pairs, one slug")
@@ -286,7 +290,7 @@ func testDirectRooms(t *testing.T, st roomStore, _ opener) {
 	if got := members(t, st, r.ID); !slices.Equal(got, []string{ann, bob}) {
 		t.Errorf("members after refusals = %v", got)
 	}
-	if _, err := st.DirectRoom(ctx, ann, "ANN@example.com"); err == nil {
+	if _, err := st.DirectRoom(ctx, ann, ann); err == nil {
 		t.Error("DirectRoom of ann with herself: no error")
 	}
 }

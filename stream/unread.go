@@ -261,6 +261,11 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 		rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
 		return
 	}
+	if !rs.private {
+		// SIGN_IN=open: anyone may be anyone, so the rooms only verified
+		// people have are not shown (see handlers.chatView).
+		states = slices.DeleteFunc(states, func(s store.RoomState) bool { return s.Kind != store.RoomOpen })
+	}
 	rs.mu.Lock()
 	fresh := r.counts == nil
 	changed := !fresh && !sameRooms(r.counts, states)
