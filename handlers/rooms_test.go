@@ -452,3 +452,25 @@ func TestOpenModeHidesVerifiedRooms(t *testing.T) {
 		}
 	}
 }
+
+// TestLeavingAPrivateRoomEndsItsStream: someone who leaves a private room
+// stops receiving it at once, not when their connection next drops.
+func TestLeavingAPrivateRoomEndsItsStream(t *testing.T) {
+	smtp, mode := emailSignIn(t)
+	ts := newTestServer(t, mode)
+	ann := signedIn(t, ts, smtp, "ann@example.com")
+	bob := signedIn(t, ts, smtp, "bob@example.com")
+	plans := createRoom(t, ts, ann, "Plans", "private").Header.Get("Location")
+	if resp := post(t, ann, ts.URL+plans+"/members", url.Values{"email": {"bob@example.com"}}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("invite: %d", resp.StatusCode)
+	}
+	s := openLive(t, bob, ts.URL+plans+"/events")
+	post(t, ann, ts.URL+plans+"/messages", url.Values{"message": {"before he left"}}, false)
+	if got := s.nextData(t); !strings.Contains(got, "before he left") {
+		t.Fatalf("bob's stream: %q", got)
+	}
+	if resp := post(t, bob, ts.URL+plans+"/leave", nil, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("leave: %d", resp.StatusCode)
+	}
+	ended(t, s, "bob's stream of the private room he left")
+}

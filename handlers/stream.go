@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/stream"
 )
 
@@ -44,6 +45,7 @@ func (s *server) stream(c echo.Context) error {
 	st, err = s.Live.Open(c.Response(), stream.Request{
 		Email:       me.Email,
 		Room:        room.ID,
+		Private:     room.Kind != store.RoomOpen,
 		After:       after,
 		Replay:      replay,
 		Reconnected: c.Request().Header.Get("Last-Event-ID") != "",

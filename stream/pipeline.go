@@ -113,7 +113,7 @@ func NewPipeline(c Config) *Pipeline {
 		c.Changes.OnChange(p.changed)
 	}
 	// general's hub exists from the start: Hub returns it.
-	p.rooms[store.GeneralID] = &room{id: store.GeneralID, hub: hub.New()}
+	p.rooms[store.GeneralID] = &room{id: store.GeneralID, hub: hub.New(), streams: map[*Stream]struct{}{}}
 	p.roster = presence.New(c.Directory, c.PresenceGrace, func(ch presence.Change) {
 		if err := p.publishPresence(ch); err != nil {
 			p.log.Error("publishing presence", "err", err)
@@ -167,7 +167,7 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 // nothing was written and req.OnClose is not called.
 func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	req.Room = cmp.Or(req.Room, store.GeneralID)
-	r, err := p.roomOf(req.Room)
+	r, err := p.roomOf(req.Room, req.Private)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +205,7 @@ func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	log := cmp.Or(req.Log, p.log)
 	log.Info("stream connected", "room", req.Room, "after", req.After, "replay", req.Replay)
 	st := &Stream{p: p, req: req, room: r, conn: conn, w: socket, sub: sub, log: log, head: h, start: start}
+	r.add(st)
 	p.readers.add(st)
 	return st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,15 @@ type room struct {
 	// online is who of its members is online, framed, as of the last
 	// change, for pages that reconnect (see onlineFrame).
 	online atomic.Pointer[[]byte]
+	// private: only members may read it (a private or direct room), so
+	// a stream of someone no longer a member is ended.
+	private bool
+	// reading and again coalesce MembersChanged: one read of the members
+	// at a time, and one more if asked meanwhile.
+	reading, again atomic.Bool
+
+	mu      sync.Mutex
+	streams map[*Stream]struct{} // open here
 }
 
 // isMember reports whether email is in r, as far as this instance knows.
@@ -37,7 +47,7 @@ func (r *room) isMember(email string) bool {
 const membersTimeout = 5 * time.Second
 
 // roomOf is the room's live state, made when its first stream opens here.
-func (p *Pipeline) roomOf(id int64) (*room, error) {
+func (p *Pipeline) roomOf(id int64, private bool) (*room, error) {
 	p.roomsMu.RLock()
 	r, closed := p.rooms[id], p.closed
 	p.roomsMu.RUnlock()
@@ -56,7 +66,7 @@ func (p *Pipeline) roomOf(id int64) (*room, error) {
 	if r := p.rooms[id]; r != nil {
 		return r, nil
 	}
-	r = &room{id: id, hub: hub.New()}
+	r = &room{id: id, hub: hub.New(), private: private, streams: map[*Stream]struct{}{}}
 	if id != store.GeneralID {
 		r.members.Store(&members)
 	}
@@ -99,22 +109,69 @@ func (p *Pipeline) allRooms() []*room {
 }
 
 // MembersChanged reads the room's members again after someone joined, left
-// or was invited, and tells its streams who of them is online now. It
-// returns at once; the read runs on a goroutine of its own.
+// or was invited, tells its streams who of them is online now, and, in a
+// private or direct room, ends the streams of anyone no longer in it. It
+// returns at once; the read runs on a goroutine of its own, one per room
+// however often it is asked.
 func (p *Pipeline) MembersChanged(id int64) {
 	r := p.existingRoom(id)
 	if r == nil || id == store.GeneralID {
 		return
 	}
+	r.again.Store(true)
+	if !r.reading.CompareAndSwap(false, true) {
+		return // the running read reads again
+	}
 	go func() {
-		members := p.readMembers(id)
-		r.members.Store(&members)
-		online := p.roster.Online()
-		frame, err := p.roomPresence(r, online)
-		if err != nil {
-			p.log.Error("rendering a room's presence", "room", id, "err", err)
-			return
+		for {
+			for r.again.Swap(false) {
+				p.rereadMembers(r)
+			}
+			r.reading.Store(false)
+			if !r.again.Load() || !r.reading.CompareAndSwap(false, true) {
+				return
+			}
 		}
-		r.hub.Publish(hub.Event{Frame: frame})
 	}()
+}
+
+// EndedLeftRoom is why a stream ended whose reader is no longer in its
+// private room.
+const EndedLeftRoom = "no longer in the room"
+
+func (p *Pipeline) rereadMembers(r *room) {
+	members := p.readMembers(r.id)
+	r.members.Store(&members)
+	if r.private {
+		for _, st := range r.open() {
+			if !members[st.req.Email] {
+				st.End(EndedLeftRoom)
+			}
+		}
+	}
+	frame, err := p.roomPresence(r, p.roster.Online())
+	if err != nil {
+		p.log.Error("rendering a room's presence", "room", r.id, "err", err)
+		return
+	}
+	r.hub.Publish(hub.Event{Frame: frame})
+}
+
+// open is the room's streams open here.
+func (r *room) open() []*Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Collect(maps.Keys(r.streams))
+}
+
+func (r *room) add(st *Stream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.streams[st] = struct{}{}
+}
+
+func (r *room) remove(st *Stream) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.streams, st)
 }

@@ -72,6 +72,9 @@ type Request struct {
 	Email string // the reader, counted online while the stream is open
 	// Room is the room whose messages the stream carries (0: general).
 	Room int64
+	// Private: only the room's members may read it (a private or direct
+	// room): a stream of someone who leaves it is ended.
+	Private bool
 	// After is the id of the last message the page has; with Replay, the
 	// stream first sends what came after it.
 	After  int64
@@ -245,6 +248,7 @@ func (st *Stream) close(why string) {
 		st.exit(false)
 	}
 	st.p.readers.remove(st)
+	st.room.remove(st)
 	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
 	st.p.open.Add(-1)
 	switch ended := st.sub.Ended(); {
