@@ -373,33 +373,32 @@ func (rs *readers) run(ctx context.Context) {
 	}
 }
 
-// badgeSend is one stream's sidebar update.
-type badgeSend struct {
+// sidebarUpdate is what one stream is sent, copied under the lock and
+// rendered after it: lists (the reader's rooms changed) or badges.
+type sidebarUpdate struct {
 	st    *Stream
-	frame []byte
+	links []views.RoomLink
+	lists bool
 }
 
-// send renders the changed counts of every dirty reader and sends each of
-// their streams those of rooms other than its own (the room a page shows
-// has no count: it is being read), or, when their rooms changed, the lists.
+// send sends every dirty reader's streams their changed counts but that of
+// their own room (the room a page shows has no count: it is being read),
+// or, when their rooms changed, the lists. What to send is copied under
+// the lock and rendered outside it, so that a crowd of dirty readers (after
+// a restart, all of them) does not hold up messages counted meanwhile.
 func (rs *readers) send() {
-	var out []badgeSend
+	var updates []sidebarUpdate
 	rs.mu.Lock()
 	for r := range rs.dirty {
 		for _, st := range r.streams {
-			var frame []byte
-			var err error
-			if r.rooms != nil {
-				frame, err = rs.listsFrame(r, st.room.id)
+			u := sidebarUpdate{st: st, lists: r.rooms != nil}
+			if u.lists {
+				u.links = listLinks(r, st.room.id)
 			} else {
-				frame, err = rs.badgesFrame(r, st.room.id)
+				u.links = badgeLinks(r, st.room.id)
 			}
-			if err != nil {
-				rs.log.Error("rendering someone's sidebar", "err", err)
-				continue
-			}
-			if frame != nil {
-				out = append(out, badgeSend{st, frame})
+			if len(u.links) > 0 || u.lists {
+				updates = append(updates, u)
 			}
 		}
 		for i := range r.counts {
@@ -409,33 +408,47 @@ func (rs *readers) send() {
 	}
 	clear(rs.dirty)
 	rs.mu.Unlock()
-	for _, b := range out {
-		b.st.room.hub.Send(b.st.sub, &hub.Event{Frame: b.frame})
+	for _, u := range updates {
+		frame, err := rs.render(u)
+		if err != nil {
+			rs.log.Error("rendering someone's sidebar", "err", err)
+			continue
+		}
+		u.st.room.hub.Send(u.st.sub, &hub.Event{Frame: frame})
 	}
 }
 
-// badgesFrame is r's changed counts but current's, nil if none. Must be
-// called with mu held.
-func (rs *readers) badgesFrame(r *reader, current int64) ([]byte, error) {
+// render frames u.
+func (rs *readers) render(u sidebarUpdate) ([]byte, error) {
+	var html bytes.Buffer
+	var err error
+	if u.lists {
+		c := views.Chat{Room: views.RoomLink{ID: u.st.room.id}, Sidebar: views.Sidebar{Rooms: u.links, Private: rs.private}}
+		err = views.RoomLists(c).Render(context.Background(), &html)
+	} else {
+		err = views.UnreadBadges(u.links).Render(context.Background(), &html)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return encodeEvent(0, html.Bytes()), nil
+}
+
+// badgeLinks are r's changed counts but current's. Must be called with mu
+// held.
+func badgeLinks(r *reader, current int64) []views.RoomLink {
 	var links []views.RoomLink
 	for _, c := range r.counts {
 		if c.changed && c.room != current {
 			links = append(links, views.RoomLink{ID: c.room, Unread: c.n})
 		}
 	}
-	if len(links) == 0 {
-		return nil, nil
-	}
-	var html bytes.Buffer
-	if err := views.UnreadBadges(links).Render(context.Background(), &html); err != nil {
-		return nil, err
-	}
-	return encodeEvent(0, html.Bytes()), nil
+	return links
 }
 
-// listsFrame is r's lists of rooms, with their counts, as the stream of the
-// page showing room current replaces them. Must be called with mu held.
-func (rs *readers) listsFrame(r *reader, current int64) ([]byte, error) {
+// listLinks are r's rooms with their counts, as the page showing room
+// current lists them. Must be called with mu held.
+func listLinks(r *reader, current int64) []views.RoomLink {
 	links := slices.Clone(r.rooms)
 	for i := range links {
 		if links[i].ID == current {
@@ -447,10 +460,5 @@ func (rs *readers) listsFrame(r *reader, current int64) ([]byte, error) {
 			}
 		}
 	}
-	c := views.Chat{Room: views.RoomLink{ID: current}, Sidebar: views.Sidebar{Rooms: links, Private: rs.private}}
-	var html bytes.Buffer
-	if err := views.RoomLists(c).Render(context.Background(), &html); err != nil {
-		return nil, err
-	}
-	return encodeEvent(0, html.Bytes()), nil
+	return links
 }
