@@ -128,6 +128,8 @@ type follower struct {
 	// failures counts connections lost or refused in a row: the attempt
 	// number in the log, and what sets the backoff.
 	failures int
+	// lastRead is when catchUp last read the table.
+	lastRead time.Time
 }
 
 // follow runs one connection until it fails or ctx ends. It reports whether
@@ -178,7 +180,11 @@ func (f *follower) follow(ctx context.Context) (worked bool, err error) {
 			} else {
 				f.changes(c)
 			}
-			continue
+			if time.Since(f.lastRead) < f.idle {
+				continue
+			}
+			// A steady flow of changes never leaves the wait idle: the
+			// read that checks the connection is due all the same.
 		case f.delivered(n.Payload):
 			// A burst of posts can leave notifications queued for rows the
 			// last read already returned; reading again would find nothing.
@@ -200,6 +206,7 @@ func (f *follower) delivered(payload string) bool {
 // catchUp delivers every committed row after the last one delivered. AddMessage
 // commits in id order, so once a row is seen no lower id can appear later.
 func (f *follower) catchUp(ctx context.Context, conn *pgx.Conn) (delivered int, err error) {
+	f.lastRead = time.Now()
 	for {
 		msgs, err := messagesAfter(ctx, conn, f.last, followPage)
 		if err != nil {
