@@ -22,8 +22,4 @@ func (h *Hub) PublishNow(e Event) (delivered, dropped int) {
 // reports how many subscribers it offered events and kept, how many it
 
 // Len is the number of subscribers.
-func (h *Hub) Len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subscribers)
-}
+func (h *Hub) Len() int { return h.Subscribers() }

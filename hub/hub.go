@@ -92,6 +92,13 @@ func (h *Hub) Subscribe() (*Subscriber, error) {
 	return s, nil
 }
 
+// Subscribers is how many subscribers the hub has.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subscribers)
+}
+
 // Unsubscribe removes s and closes its channel. It is safe to call more than
 // once and after the hub dropped s or closed.
 func (h *Hub) Unsubscribe(s *Subscriber) {

@@ -167,14 +167,8 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 // nothing was written and req.OnClose is not called.
 func (p *Pipeline) Open(w http.ResponseWriter, req Request) (*Stream, error) {
 	req.Room = cmp.Or(req.Room, store.GeneralID)
-	r, err := p.roomOf(req.Room, req.Private)
+	r, sub, err := p.subscribe(req.Room, req.Private)
 	if err != nil {
-		return nil, err
-	}
-	sub, err := r.hub.Subscribe()
-	if errors.Is(err, hub.ErrClosed) {
-		return nil, ErrClosed
-	} else if err != nil {
 		return nil, err
 	}
 	var start replayStart

@@ -203,6 +203,7 @@ func (p *Pipeline) beat(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			p.retireIdle()
 			for _, r := range p.allRooms() {
 				r.hub.Publish(hub.Event{Frame: heartbeatFrame})
 			}

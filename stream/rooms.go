@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"sync"
@@ -32,6 +33,9 @@ type room struct {
 	// reading and again coalesce MembersChanged: one read of the members
 	// at a time, and one more if asked meanwhile.
 	reading, again atomic.Bool
+	// idle counts the heartbeats the room has had no stream here (see
+	// retireIdle); only the heartbeat's goroutine uses it.
+	idle int
 
 	mu      sync.Mutex
 	streams map[*Stream]struct{} // open here
@@ -72,6 +76,64 @@ func (p *Pipeline) roomOf(id int64, private bool) (*room, error) {
 	}
 	p.rooms[id] = r
 	return r, nil
+}
+
+// subscribe subscribes to the room's hub, making it if need be. A hub
+// retired meanwhile (see retireIdle) is replaced by a new one.
+func (p *Pipeline) subscribe(id int64, private bool) (*room, *hub.Subscriber, error) {
+	for {
+		r, err := p.roomOf(id, private)
+		if err != nil {
+			return nil, nil, err
+		}
+		sub, err := r.hub.Subscribe()
+		if errors.Is(err, hub.ErrClosed) {
+			p.roomsMu.RLock()
+			closed := p.closed
+			p.roomsMu.RUnlock()
+			if closed {
+				return nil, nil, ErrClosed
+			}
+			continue // retired under us: the next roomOf makes a new one
+		}
+		return r, sub, err
+	}
+}
+
+// idleBeats is how many heartbeats a room may go without a stream here
+// before its hub is retired: a room someone leaves for another a moment
+// keeps its hub (and its members read), one nobody reads any more does not
+// cost a goroutine and a place in every heartbeat and presence change for
+// the life of the process.
+const idleBeats = 4
+
+// retireIdle retires the hubs of rooms with no stream here for idleBeats
+// heartbeats (general's never). It runs on the heartbeat's goroutine. A
+// message published to a retired hub reaches no one, and needs to: it had
+// no subscribers, and a stream that subscribes to the room's next hub
+// replays it from recent, where the publisher put it first.
+func (p *Pipeline) retireIdle() {
+	for _, r := range p.allRooms() {
+		if r.id == store.GeneralID {
+			continue
+		}
+		if r.hub.Subscribers() > 0 {
+			r.idle = 0
+			continue
+		}
+		if r.idle++; r.idle < idleBeats {
+			continue
+		}
+		p.roomsMu.Lock()
+		retire := p.rooms[r.id] == r && !p.closed && r.hub.Subscribers() == 0
+		if retire {
+			delete(p.rooms, r.id)
+		}
+		p.roomsMu.Unlock()
+		if retire {
+			r.hub.Close()
+		}
+	}
 }
 
 // readMembers reads a room's members, for its presence. Without them (the

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/chatzilla/chatzilla/store"
 	"github.com/chatzilla/chatzilla/stream"
@@ -94,5 +95,59 @@ func TestRoomFarBehindIsToldToReload(t *testing.T) {
 		if err != nil || len(idsIn(text)) != 0 {
 			t.Errorf("recent %d: %v; sent %q before the reload, want nothing", recent, err, text)
 		}
+	}
+}
+
+// TestIdleRoomHubIsRetiredAndMadeAgain: a room nobody reads here loses its
+// hub after a few heartbeats; a stream that opens in it later gets a new
+// one, and misses nothing posted in between.
+func TestIdleRoomHubIsRetiredAndMadeAgain(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	ops, err := st.CreateRoom(ctx, store.Room{Slug: "ops", Name: "ops", Kind: store.RoomOpen, CreatedBy: "ann@example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := newPipeline(t, st, func(c *stream.Config) { c.Heartbeat = 10 * time.Millisecond })
+	first, err := st.AddMessageIn(ctx, ops.ID, store.Author{Email: "ann@example.com"}, "first", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := tp.open(t, fmt.Sprintf("?room=%d&after=0", ops.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.until(fmt.Sprintf("id: %d\n", first.ID)); err != nil {
+		t.Fatal(err)
+	}
+	hubBefore := tp.RoomHub(ops.ID)
+	tp.CloseStreams(ops.ID)
+	deadline := time.Now().Add(5 * time.Second)
+	for tp.RoomHub(ops.ID) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle room's hub was not retired")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	second, err := st.AddMessageIn(ctx, ops.ID, store.Author{Email: "ann@example.com"}, "while no one read", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = tp.open(t, fmt.Sprintf("?room=%d&after=%d", ops.ID, first.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.until(fmt.Sprintf("id: %d\n", second.ID)); err != nil {
+		t.Fatal(err)
+	}
+	third, err := st.AddMessageIn(ctx, ops.ID, store.Author{Email: "ann@example.com"}, "live again", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.until(fmt.Sprintf("id: %d\n", third.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if h := tp.RoomHub(ops.ID); h == nil || h == hubBefore {
+		t.Error("the room did not get a new hub")
 	}
 }
