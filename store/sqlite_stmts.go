@@ -14,26 +14,36 @@ import (
 // opens its reader's rooms. A statement is prepared on first use and kept
 // until Close; the statements are the package's own, so they are few.
 type readStmts struct {
-	db    *sql.DB
-	mu    sync.RWMutex
-	stmts map[string]*sql.Stmt
+	db     *sql.DB
+	mu     sync.RWMutex
+	stmts  map[string]*sql.Stmt
+	closed bool
 }
 
 func (r *readStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	r.mu.RLock()
-	st := r.stmts[query]
+	st, closed := r.stmts[query], r.closed
 	r.mu.RUnlock()
 	if st != nil {
 		return st, nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st := r.stmts[query]; st != nil {
-		return st, nil
+	if closed {
+		return nil, errors.New("store: closed")
 	}
+	// Prepared outside the lock: a prepare may wait for a connection, and
+	// the reads with statements already made must not wait behind it.
 	st, err := r.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if had := r.stmts[query]; had != nil || r.closed {
+		st.Close()
+		if had == nil {
+			return nil, errors.New("store: closed")
+		}
+		return had, nil
 	}
 	if r.stmts == nil {
 		r.stmts = make(map[string]*sql.Stmt)
@@ -68,6 +78,6 @@ func (r *readStmts) close() error {
 	for _, st := range r.stmts {
 		errs = append(errs, st.Close())
 	}
-	r.stmts = nil
+	r.stmts, r.closed = nil, true
 	return errors.Join(errs...)
 }
