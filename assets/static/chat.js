@@ -338,6 +338,8 @@
 		document.addEventListener("click", (e) => {
 			const a = e.target.closest && e.target.closest("a[href]");
 			if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || a.target || a.origin !== location.origin) return;
+			// htmx's own links ("Load older messages") stay on the page.
+			if (a.closest("[hx-get], [hx-post], [hx-boost]")) return;
 			if (!document.hidden) seenUpTo = Math.max(seenUpTo, newestShown());
 			if (seenUpTo <= readUpTo) return;
 			e.preventDefault();
