@@ -450,7 +450,12 @@
 			list.replaceChildren(...items, ...live);
 			if (window.htmx) window.htmx.process(list); // "Load older messages"
 		} catch {
-			if (notice) list.insertAdjacentHTML("beforeend", notice);
+			if (notice) {
+				list.insertAdjacentHTML("beforeend", notice);
+				// The notice is the same for every room; its link is this one's.
+				const link = list.lastElementChild && list.lastElementChild.querySelector("a");
+				if (link) link.href = roomURL;
+			}
 		}
 	}
 
