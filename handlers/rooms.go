@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,12 +114,7 @@ func requestRoom(c echo.Context) store.Room {
 }
 
 // roomURL is where a room is shown: general keeps /.
-func roomURL(r store.Room) string {
-	if r.ID == store.GeneralID {
-		return "/"
-	}
-	return "/rooms/" + url.PathEscape(r.Slug)
-}
+func roomURL(r store.Room) string { return roomLink(r, "").URL() }
 
 // joinedMember is the reader of a request that needs them to have joined.
 func (s *server) joinedMember(c echo.Context, action string) (member, error) {
