@@ -53,7 +53,7 @@ func (s *server) chat(c echo.Context, me member) error {
 	if isHTMX(c) {
 		return render(c, http.StatusOK, views.HistoryItems(h))
 	}
-	chat := s.chatView(c, me.Email, room, h)
+	chat, _ := s.chatView(c, me.Email, room, h)
 	chat.Archive = true
 	chat.Composer = views.Composer{Key: newKey(), MaxLength: s.MaxMessageLength, Action: composerAction(room)}
 	return render(c, http.StatusOK, views.ChatPage(s.page, chat))
@@ -73,9 +73,9 @@ func (s *server) renderChat(c echo.Context, status int, me string, composer view
 	c.Response().Header().Set("Cache-Control", "no-store")
 	composer.MaxLength = s.MaxMessageLength
 	composer.Action = composerAction(room)
-	chat := s.chatView(c, me, room, h)
+	chat, lastRead := s.chatView(c, me, room, h)
 	chat.Composer = composer
-	if n := len(h.Messages); n > 0 && chat.Joined && status == http.StatusOK {
+	if n := len(h.Messages); n > 0 && h.Messages[n-1].ID > lastRead && chat.Joined && status == http.StatusOK {
 		if err := s.Rooms.MarkRead(ctx, room.ID, me, h.Messages[n-1].ID); err != nil {
 			s.Logger.Warn("recording what someone read", "room", room.Slug, "err", err)
 		} else {
@@ -96,9 +96,10 @@ func composerAction(r store.Room) string {
 
 // chatView is the page of room with history h, as me sees it: the sidebar
 // with their rooms and unread counts, the line above the first message
-// new since their last visit, who of the room is online. Without the
-// sidebar's data (the store failed) the page still shows the room.
-func (s *server) chatView(c echo.Context, me string, room store.Room, h views.History) views.Chat {
+// new since their last visit, who of the room is online; and the last
+// message of the room they had read. Without the sidebar's data (the store
+// failed) the page still shows the room.
+func (s *server) chatView(c echo.Context, me string, room store.Room, h views.History) (chat views.Chat, lastRead int64) {
 	ctx := c.Request().Context()
 	states, err := s.Rooms.RoomsOf(ctx, me)
 	if err != nil {
@@ -111,7 +112,7 @@ func (s *server) chatView(c echo.Context, me string, room store.Room, h views.Hi
 		// are not shown, not even their names.
 		states = slices.DeleteFunc(states, func(st store.RoomState) bool { return st.Kind != store.RoomOpen })
 	}
-	chat := views.Chat{
+	chat = views.Chat{
 		Me:         me,
 		Messages:   h.Messages,
 		HasOlder:   h.HasOlder,
@@ -135,6 +136,7 @@ func (s *server) chatView(c echo.Context, me string, room store.Room, h views.Hi
 			link.Current = true
 			chat.Room = link
 			chat.NewSince = newSince(h.Messages, st.LastRead, me)
+			lastRead = st.LastRead
 		} else {
 			link.Unread = st.Unread
 			chat.UnreadTotal += st.Unread
@@ -175,7 +177,7 @@ func (s *server) chatView(c echo.Context, me string, room store.Room, h views.Hi
 	}
 	chat.Online = online
 	chat.Names = names
-	return chat
+	return chat, lastRead
 }
 
 // roomLink is how the views show a room.
