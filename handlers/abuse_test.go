@@ -204,11 +204,11 @@ type readOnlyStore struct {
 	writesFail atomic.Bool
 }
 
-func (r *readOnlyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
+func (r *readOnlyStore) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
 	if r.writesFail.Load() {
 		return store.Message{}, errors.New("attempt to write a readonly database")
 	}
-	return r.MessageStore.AddMessageAs(ctx, a, content, key)
+	return r.MessageStore.AddMessageIn(ctx, roomID, a, content, key)
 }
 
 // TestFarBehindStreamIsToldToReload: a stream never replays more than

@@ -32,31 +32,31 @@ type flakyStore struct {
 
 var errDown = errors.New("connection refused")
 
-func (f *flakyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
+func (f *flakyStore) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
 	if f.down.Load() {
 		return store.Message{}, errDown
 	}
-	return f.MessageStore.AddMessageAs(ctx, a, content, key)
+	return f.MessageStore.AddMessageIn(ctx, roomID, a, content, key)
 }
 
-func (f *flakyStore) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {
+func (f *flakyStore) RoomRecentMessages(ctx context.Context, roomID int64, limit int) ([]store.Message, error) {
 	if f.broken.Load() {
 		panic("store driver bug")
 	}
 	if f.down.Load() {
 		return nil, errDown
 	}
-	return f.MessageStore.RecentMessages(ctx, limit)
+	return f.MessageStore.RoomRecentMessages(ctx, roomID, limit)
 }
 
-func (f *flakyStore) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error) {
+func (f *flakyStore) RoomMessagesAfter(ctx context.Context, roomID, afterID int64, limit int) ([]store.Message, error) {
 	if f.broken.Load() {
 		panic("store driver bug")
 	}
 	if f.down.Load() || (f.laterPagesFail.Load() && afterID > 0) {
 		return nil, errDown
 	}
-	return f.MessageStore.(stream.History).MessagesAfter(ctx, afterID, limit) // the real store replays too
+	return f.MessageStore.RoomMessagesAfter(ctx, roomID, afterID, limit) // the real store replays too
 }
 
 func (f *flakyStore) Ping(ctx context.Context) error {

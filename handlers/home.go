@@ -217,14 +217,9 @@ func (s *server) names(ctx context.Context, emails []string) map[string]string {
 func (s *server) history(ctx context.Context, room store.Room, before int64, me string) (views.History, error) {
 	var ms []store.Message
 	var err error
-	switch {
-	case room.ID == store.GeneralID && before > 0:
-		ms, err = s.Store.MessagesBefore(ctx, before, s.HistorySize+1)
-	case room.ID == store.GeneralID:
-		ms, err = s.Store.RecentMessages(ctx, s.HistorySize+1)
-	case before > 0:
+	if before > 0 {
 		ms, err = s.Store.RoomMessagesBefore(ctx, room.ID, before, s.HistorySize+1)
-	default:
+	} else {
 		ms, err = s.Store.RoomRecentMessages(ctx, room.ID, s.HistorySize+1)
 	}
 	if err != nil {

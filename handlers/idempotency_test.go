@@ -127,8 +127,8 @@ type lostAnswerStore struct {
 	lose atomic.Bool
 }
 
-func (l *lostAnswerStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
-	m, err := l.MessageStore.AddMessageAs(ctx, a, content, key)
+func (l *lostAnswerStore) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
+	m, err := l.MessageStore.AddMessageIn(ctx, roomID, a, content, key)
 	if err == nil && l.lose.Load() {
 		return store.Message{}, fmt.Errorf("store: add message: commit: %w: connection reset", store.ErrOutcomeUnknown)
 	}

@@ -82,12 +82,7 @@ func (s *server) createMessage(c echo.Context) error {
 			}
 		}
 	}
-	var m store.Message
-	if room.ID == store.GeneralID {
-		m, err = s.Store.AddMessageAs(c.Request().Context(), author, text, key)
-	} else {
-		m, err = s.Rooms.AddMessageIn(c.Request().Context(), room.ID, author, text, key)
-	}
+	m, err := s.Store.AddMessageIn(c.Request().Context(), room.ID, author, text, key)
 	switch {
 	case c.Request().Context().Err() != nil:
 		// The client left, and the store may be fine: the outcome says

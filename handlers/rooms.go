@@ -33,7 +33,6 @@ type RoomStore interface {
 	OpenRooms(ctx context.Context, limit int) ([]store.Room, error)
 	RoomsOf(ctx context.Context, email string) ([]store.RoomState, error)
 	MarkRead(ctx context.Context, roomID int64, email string, id int64) error
-	AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error)
 }
 
 // general is the room everyone is in: the chat as it was before rooms, at

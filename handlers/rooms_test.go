@@ -351,18 +351,18 @@ func TestMakingRoomsIsFloodControlled(t *testing.T) {
 	}
 }
 
-// downRooms is the room store with posts failing as if the database were
-// down.
+// downRooms is the message store with posts in rooms other than general
+// failing as if the database were down.
 type downRooms struct {
-	handlers.RoomStore
+	handlers.MessageStore
 	down atomic.Bool
 }
 
 func (d *downRooms) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
-	if d.down.Load() {
+	if d.down.Load() && roomID != store.GeneralID {
 		return store.Message{}, errors.New("connection refused")
 	}
-	return d.RoomStore.AddMessageIn(ctx, roomID, a, content, key)
+	return d.MessageStore.AddMessageIn(ctx, roomID, a, content, key)
 }
 
 // TestFailedSendInARoomComesBackInTheComposer: a post in a room that the
@@ -372,8 +372,8 @@ func (d *downRooms) AddMessageIn(ctx context.Context, roomID int64, a store.Auth
 func TestFailedSendInARoomComesBackInTheComposer(t *testing.T) {
 	var rooms *downRooms
 	ts := newTestServer(t, func(o *handlers.Options) {
-		rooms = &downRooms{RoomStore: o.Rooms}
-		o.Rooms = rooms
+		rooms = &downRooms{MessageStore: o.Store}
+		o.Store = rooms
 	})
 	ann := ts.joined(t, "ann@example.com")
 	createRoom(t, ts, ann, "ops", "open")

@@ -12,17 +12,17 @@ import (
 	"github.com/chatzilla/chatzilla/store"
 )
 
-// panickyStore panics on AddMessageAs when told to, as a bug would.
+// panickyStore panics on AddMessageIn when told to, as a bug would.
 type panickyStore struct {
 	handlers.MessageStore
 	panics atomic.Bool
 }
 
-func (p *panickyStore) AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error) {
+func (p *panickyStore) AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error) {
 	if p.panics.Load() {
-		panic("bug in AddMessageAs")
+		panic("bug in AddMessageIn")
 	}
-	return p.MessageStore.AddMessageAs(ctx, a, content, key)
+	return p.MessageStore.AddMessageIn(ctx, roomID, a, content, key)
 }
 
 // Whatever stops a send, the answer is the composer with the person's text

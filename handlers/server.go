@@ -21,12 +21,11 @@ import (
 )
 
 // MessageStore is the history the handlers read and append to, which the
-// streams replay (general's part of it under the names it had before
-// rooms: RecentMessages, MessagesBefore, MessagesAfter).
+// streams replay.
 type MessageStore interface {
-	// AddMessageAs stores a message in general unless the sender has one
+	// AddMessageIn stores a message in the room unless the sender has one
 	// stored under key already ("" is no key).
-	AddMessageAs(ctx context.Context, a store.Author, content, key string) (store.Message, error)
+	AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error)
 	stream.History
 	Ping(ctx context.Context) error
 }

@@ -29,49 +29,18 @@ const (
 var ErrReplayFailed = errors.New("stream: reading the messages to replay failed")
 
 // History is the stored messages a stream replays: the log (every room),
-// whose end the pipeline keeps in memory, and each room's part of it.
-// general's part has the names it had before rooms (RecentMessages,
-// MessagesAfter, MessagesBefore).
+// whose end the pipeline keeps in memory, and each room's part of it
+// (general's too: it is room store.GeneralID like any other).
 type History interface {
 	// LogBefore is the latest limit messages of every room with id <
 	// beforeID, oldest first.
 	LogBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
-	RecentMessages(ctx context.Context, limit int) ([]store.Message, error)
-	MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error)
-	MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
 	RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error)
 	RoomMessagesAfter(ctx context.Context, room, afterID int64, limit int) ([]store.Message, error)
 	RoomMessagesBefore(ctx context.Context, room, beforeID int64, limit int) ([]store.Message, error)
 	// RoomCountAfter counts the room's messages after afterID, up to
 	// limit: whether a page is too far behind to replay.
 	RoomCountAfter(ctx context.Context, room, afterID int64, limit int) (int, error)
-}
-
-// roomHistory is one room's part of the log.
-type roomHistory struct {
-	h  History
-	id int64
-}
-
-func (r roomHistory) recent(ctx context.Context, limit int) ([]store.Message, error) {
-	if r.id == store.GeneralID {
-		return r.h.RecentMessages(ctx, limit)
-	}
-	return r.h.RoomRecentMessages(ctx, r.id, limit)
-}
-
-func (r roomHistory) after(ctx context.Context, afterID int64, limit int) ([]store.Message, error) {
-	if r.id == store.GeneralID {
-		return r.h.MessagesAfter(ctx, afterID, limit)
-	}
-	return r.h.RoomMessagesAfter(ctx, r.id, afterID, limit)
-}
-
-func (r roomHistory) before(ctx context.Context, beforeID int64, limit int) ([]store.Message, error) {
-	if r.id == store.GeneralID {
-		return r.h.MessagesBefore(ctx, beforeID, limit)
-	}
-	return r.h.RoomMessagesBefore(ctx, r.id, beforeID, limit)
 }
 
 // replayStart is what a stream replays, decided (and its first page read)
@@ -160,9 +129,8 @@ func (p *Pipeline) startReplay(room, after int64) (replayStart, error) {
 	// not published here (by the process this one replaced, still
 	// finishing its last posts on the same SQLite file) is read from the
 	// store.
-	h := roomHistory{p.history, room}
 	v, err := p.shared(fmt.Sprintf("newest in %d, published %d", room, published), func(ctx context.Context) (any, error) {
-		newest, err := h.recent(ctx, 1)
+		newest, err := p.history.RoomRecentMessages(ctx, room, 1)
 		if err != nil || len(newest) == 0 {
 			return int64(0), err
 		}
@@ -213,15 +181,14 @@ func (p *Pipeline) nextPage(room, after int64, prev *store.Message) (page, error
 func (p *Pipeline) storedPage(room, after int64, prev *store.Message, published int64) (page, error) {
 	key := fmt.Sprintf("room %d after %d, %d, published %d", room, after, replayPage, published)
 	v, err := p.shared(key, func(ctx context.Context) (any, error) {
-		h := roomHistory{p.history, room}
-		ms, err := h.after(ctx, after, replayPage)
+		ms, err := p.history.RoomMessagesAfter(ctx, room, after, replayPage)
 		if err != nil {
 			return nil, err
 		}
 		if prev == nil && len(ms) > 0 && after > 0 {
 			// The room's latest message up to after: what the first one
 			// follows on from, as the publisher rendered it.
-			before, err := h.before(ctx, after+1, 1)
+			before, err := p.history.RoomMessagesBefore(ctx, room, after+1, 1)
 			if err != nil {
 				return nil, err
 			}

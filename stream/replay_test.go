@@ -34,21 +34,21 @@ func wait(gate *atomic.Pointer[chan struct{}]) {
 	}
 }
 
-func (h *countingHistory) RecentMessages(ctx context.Context, limit int) ([]store.Message, error) {
+func (h *countingHistory) RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error) {
 	h.newest.Add(1)
 	wait(&h.newestGate)
-	return h.History.RecentMessages(ctx, limit)
+	return h.History.RoomRecentMessages(ctx, room, limit)
 }
 
-func (h *countingHistory) MessagesAfter(ctx context.Context, afterID int64, limit int) ([]store.Message, error) {
+func (h *countingHistory) RoomMessagesAfter(ctx context.Context, room, afterID int64, limit int) ([]store.Message, error) {
 	h.after.Add(1)
 	wait(&h.afterGate)
-	return h.History.MessagesAfter(ctx, afterID, limit)
+	return h.History.RoomMessagesAfter(ctx, room, afterID, limit)
 }
 
-func (h *countingHistory) MessagesBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error) {
+func (h *countingHistory) RoomMessagesBefore(ctx context.Context, room, beforeID int64, limit int) ([]store.Message, error) {
 	h.before.Add(1)
-	return h.History.MessagesBefore(ctx, beforeID, limit)
+	return h.History.RoomMessagesBefore(ctx, room, beforeID, limit)
 }
 
 func (h *countingHistory) reads() int64 { return h.newest.Load() + h.after.Load() + h.before.Load() }
