@@ -210,7 +210,7 @@ func (s *server) joinRoom(c echo.Context) error {
 		return err
 	}
 	if wait := s.tooFast(c, s.roomFlood, "session:"+me.SessionID); wait > 0 {
-		return problem(http.StatusTooManyRequests, "You're joining and leaving rooms too fast. Wait "+plural(wait, "second")+" and try again.")
+		return slowDown("joining and leaving rooms", wait)
 	}
 	if err := s.addMember(c, r, me.Email); err != nil {
 		return err
@@ -244,7 +244,7 @@ func (s *server) leaveRoom(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "Everyone is in general: it can't be left.")
 	}
 	if wait := s.tooFast(c, s.roomFlood, "session:"+me.SessionID); wait > 0 {
-		return problem(http.StatusTooManyRequests, "You're joining and leaving rooms too fast. Wait "+plural(wait, "second")+" and try again.")
+		return slowDown("joining and leaving rooms", wait)
 	}
 	err = s.Rooms.LeaveRoom(c.Request().Context(), r.ID, me.Email)
 	switch {
@@ -279,7 +279,7 @@ func (s *server) invite(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, reason)
 	}
 	if wait := s.tooManyRooms(c, me); wait > 0 {
-		return problem(http.StatusTooManyRequests, "You're inviting people too fast. Wait "+plural(wait, "second")+" and try again.")
+		return slowDown("inviting people", wait)
 	}
 	if err := s.addMember(c, r, email); err != nil {
 		return err
@@ -313,7 +313,7 @@ func (s *server) directMessage(c echo.Context) error {
 	// counts as making a room.
 	if _, err := s.rooms.get(c.Request().Context(), s.Rooms, store.DirectSlug(me.Email, email)); errors.Is(err, store.ErrNoRoom) {
 		if wait := s.tooManyRooms(c, me); wait > 0 {
-			return problem(http.StatusTooManyRequests, "You're starting conversations too fast. Wait "+plural(wait, "second")+" and try again.")
+			return slowDown("starting conversations", wait)
 		}
 	}
 	r, err := s.Rooms.DirectRoom(c.Request().Context(), me.Email, email)
@@ -353,6 +353,12 @@ func (s *server) markRead(c echo.Context) error {
 	}
 	s.Live.Announce(c.Request().Context(), store.Change{Email: me.Email, Room: r.ID})
 	return c.NoContent(http.StatusNoContent)
+}
+
+// slowDown is the answer to someone doing something too fast (429, with
+// the Retry-After tooFast set).
+func slowDown(doing string, wait int) error {
+	return problem(http.StatusTooManyRequests, "You're "+doing+" too fast. Wait "+plural(wait, "second")+" and try again.")
 }
 
 // tooManyRooms takes a token for making or opening a room from the
