@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -147,6 +148,7 @@ type server struct {
 	sessionStreams                  sessionStreams
 	writeHealth                     writeHealth
 	rooms                           knownRooms
+	touching                        sync.Map // ids of sessions being touched (see touch)
 }
 
 // New returns the Chatzilla HTTP handler.

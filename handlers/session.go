@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -95,11 +96,28 @@ func (s *server) member(c echo.Context) (m member, ok bool, err error) {
 		return member{}, false, nil
 	}
 	if time.Since(sess.LastSeen) > touchEvery {
+		s.touch(id)
+	}
+	return member{Email: sess.Email, SessionID: id, Verified: sess.Verified}, true, nil
+}
+
+// touch records that the session was just used, in the background: it is
+// bookkeeping the request need not wait for, and after a restart every page
+// that reconnects touches its session at once (the store writes the touches
+// that arrive together in one statement). A session already being touched
+// is not touched again meanwhile.
+func (s *server) touch(id string) {
+	if _, busy := s.touching.LoadOrStore(id, struct{}{}); busy {
+		return
+	}
+	go func() {
+		defer s.touching.Delete(id)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		if err := s.SessionRecords.TouchSession(ctx, id); err != nil {
 			s.Logger.Warn("recording a session's last visit", "err", err)
 		}
-	}
-	return member{Email: sess.Email, SessionID: id, Verified: sess.Verified}, true, nil
+	}()
 }
 
 // startSession joins email with a new session.

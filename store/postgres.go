@@ -130,6 +130,10 @@ type Postgres struct {
 
 	writes  groupWriter
 	changes changeHandlers // see OnChange
+	// sessions and touches read and touch the sessions of concurrent
+	// requests together.
+	sessions *batch[string, Session]
+	touches  *batch[string, struct{}]
 }
 
 // OpenPostgres connects to the database at url (postgres:// or postgresql://,
@@ -176,6 +180,8 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 		closed:       closed,
 		markClose:    markClose,
 	}
+	p.sessions = newBatch(sessionBatch, 2, p.sessionsIn)
+	p.touches = newBatch(sessionBatch, 1, p.touchSessions)
 	p.writes.start(p.commit)
 	return p, nil
 }

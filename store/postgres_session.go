@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -30,33 +29,57 @@ func (p *Postgres) startSession(ctx context.Context, id, email string, verified 
 }
 
 // Session returns the session with the given id, ended or not, or an error
-// wrapping ErrNoSession.
+// wrapping ErrNoSession. Every request reads its session, so the reads of
+// concurrent requests share statements (see batch).
 func (p *Postgres) Session(ctx context.Context, id string) (Session, error) {
-	var sess Session
-	var ended *time.Time
-	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
-		return c.QueryRow(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = $1`, id).
-			Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended, &sess.Verified)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
-	}
+	sess, ok, err := p.sessions.get(ctx, id)
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
-	sess.CreatedAt, sess.LastSeen = sess.CreatedAt.UTC(), sess.LastSeen.UTC()
-	if ended != nil {
-		sess.EndedAt = ended.UTC()
+	if !ok {
+		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
 	}
 	return sess, nil
 }
 
-// TouchSession records that the session was just used.
+func (p *Postgres) sessionsIn(ctx context.Context, ids []string) (map[string]Session, error) {
+	var found map[string]Session
+	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
+		found = make(map[string]Session, len(ids)) // afresh if run again
+		rows, err := c.Query(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var sess Session
+			var ended *time.Time
+			if err := rows.Scan(&sess.ID, &sess.Email, &sess.CreatedAt, &sess.LastSeen, &ended, &sess.Verified); err != nil {
+				rows.Close()
+				return err
+			}
+			sess.CreatedAt, sess.LastSeen = sess.CreatedAt.UTC(), sess.LastSeen.UTC()
+			if ended != nil {
+				sess.EndedAt = ended.UTC()
+			}
+			found[sess.ID] = sess
+		}
+		return rows.Err()
+	})
+	return found, err
+}
+
+// TouchSession records that the session was just used. Touches that
+// arrive together are written by one statement.
 func (p *Postgres) TouchSession(ctx context.Context, id string) error {
-	if _, err := p.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id = $1`, id); err != nil {
+	if _, _, err := p.touches.get(ctx, id); err != nil {
 		return fmt.Errorf("store: touch session: %w", err)
 	}
 	return nil
+}
+
+func (p *Postgres) touchSessions(ctx context.Context, ids []string) (map[string]struct{}, error) {
+	_, err := p.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = now() WHERE id = ANY($1)`, ids)
+	return nil, err
 }
 
 // EndSession ends one session; ending an ended one does nothing.

@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,6 +123,59 @@ func TestVerifiedSessions(t *testing.T) {
 			got, err := again.Session(ctx, tt.id)
 			if err != nil || got.Verified != tt.verified || got.Email != "ann@example.com" || !got.Ended() {
 				t.Errorf("%s: %+v, %v; want verified %v", tt.id, got, err, tt.verified)
+			}
+		}
+	})
+}
+
+// TestSessionsReadTogether reads and touches many sessions at once, as the
+// pages reconnecting after a restart do (the store shares statements
+// between them): each caller gets its own session, ended or not, a missing
+// one is ErrNoSession, and every touch is written.
+func TestSessionsReadTogether(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open opener) {
+		ctx := t.Context()
+		st := mustOpen(t, open).(sessionStore)
+		const n = 300
+		for i := range n {
+			if err := st.StartSession(ctx, fmt.Sprint("s", i), fmt.Sprintf("p%d@example.com", i)); err != nil {
+				t.Fatal(err)
+			}
+			if i%7 == 0 {
+				if err := st.EndSession(ctx, fmt.Sprint("s", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		before := time.Now()
+		time.Sleep(10 * time.Millisecond)
+		var wg sync.WaitGroup
+		for i := range 2 * n {
+			wg.Go(func() {
+				id := fmt.Sprint("s", i) // n..2n-1 do not exist
+				sess, err := st.Session(ctx, id)
+				switch {
+				case i >= n:
+					if !errors.Is(err, store.ErrNoSession) {
+						t.Errorf("%s: %+v, %v; want ErrNoSession", id, sess, err)
+					}
+					return
+				case err != nil:
+					t.Errorf("%s: %v", id, err)
+					return
+				case sess.ID != id || sess.Email != fmt.Sprintf("p%d@example.com", i) || sess.Ended() != (i%7 == 0):
+					t.Errorf("%s: got %+v", id, sess)
+				}
+				if err := st.TouchSession(ctx, id); err != nil {
+					t.Errorf("touch %s: %v", id, err)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			sess, err := st.Session(ctx, fmt.Sprint("s", i))
+			if err != nil || !sess.LastSeen.After(before) {
+				t.Errorf("s%d after its touch: last seen %v (touched after %v), %v", i, sess.LastSeen, before, err)
 			}
 		}
 	})

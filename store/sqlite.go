@@ -110,6 +110,10 @@ type SQLite struct {
 	changes changeHandlers
 	// reads runs reads on reader through statements parsed once.
 	reads readStmts
+	// sessions and touches read and touch the sessions of concurrent
+	// requests together.
+	sessions *batch[string, Session]
+	touches  *batch[string, struct{}]
 }
 
 // OpenSQLite opens (creating if needed) the database file at path and brings
@@ -169,6 +173,8 @@ func openSQLite(ctx context.Context, path string) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
 	s := &SQLite{writer: writer, reader: reader, reads: readStmts{db: reader}}
+	s.sessions = newBatch(sessionBatch, 2, s.sessionsIn)
+	s.touches = newBatch(sessionBatch, 1, s.touchSessions)
 	s.startWriting()
 	return s, nil
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -33,32 +32,73 @@ func (s *SQLite) startSession(ctx context.Context, id, email string, verified bo
 }
 
 // Session returns the session with the given id, ended or not, or an error
-// wrapping ErrNoSession.
+// wrapping ErrNoSession. Every request reads its session, so the reads of
+// concurrent requests share statements (see batch).
 func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
-	var sess Session
-	var created, seen int64
-	var ended sql.NullInt64
-	err := s.reads.QueryRowContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id = ?`, id).
-		Scan(&sess.ID, &sess.Email, &created, &seen, &ended, &sess.Verified)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
-	}
+	sess, ok, err := s.sessions.get(ctx, id)
 	if err != nil {
 		return Session{}, fmt.Errorf("store: session: %w", err)
 	}
-	sess.CreatedAt, sess.LastSeen = time.UnixMicro(created).UTC(), time.UnixMicro(seen).UTC()
-	if ended.Valid {
-		sess.EndedAt = time.UnixMicro(ended.Int64).UTC()
+	if !ok {
+		return Session{}, fmt.Errorf("store: session: %w", ErrNoSession)
 	}
 	return sess, nil
 }
 
-// TouchSession records that the session was just used.
+// sessionsIn reads the sessions of ids, through one of a few statements:
+// the list of ids is padded (with its first) to a power of two, so that
+// each size is parsed once.
+func (s *SQLite) sessionsIn(ctx context.Context, ids []string) (map[string]Session, error) {
+	n := 1
+	for n < len(ids) {
+		n *= 2
+	}
+	args := make([]any, n)
+	for i := range args {
+		args[i] = ids[0]
+		if i < len(ids) {
+			args[i] = ids[i]
+		}
+	}
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id IN (`+placeholders(n)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[string]Session, len(ids))
+	for rows.Next() {
+		var sess Session
+		var created, seen int64
+		var ended sql.NullInt64
+		if err := rows.Scan(&sess.ID, &sess.Email, &created, &seen, &ended, &sess.Verified); err != nil {
+			return nil, err
+		}
+		sess.CreatedAt, sess.LastSeen = time.UnixMicro(created).UTC(), time.UnixMicro(seen).UTC()
+		if ended.Valid {
+			sess.EndedAt = time.UnixMicro(ended.Int64).UTC()
+		}
+		found[sess.ID] = sess
+	}
+	return found, rows.Err()
+}
+
+// TouchSession records that the session was just used. Touches that
+// arrive together are written by one statement, in one commit.
 func (s *SQLite) TouchSession(ctx context.Context, id string) error {
-	if _, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, time.Now().UnixMicro(), id); err != nil {
+	if _, _, err := s.touches.get(ctx, id); err != nil {
 		return fmt.Errorf("store: touch session: %w", err)
 	}
 	return nil
+}
+
+func (s *SQLite) touchSessions(ctx context.Context, ids []string) (map[string]struct{}, error) {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, time.Now().UnixMicro())
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	return nil, err
 }
 
 // EndSession ends one session; ending an ended one does nothing.

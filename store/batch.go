@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// batchTimeout bounds one batch's trip to the database. The callers wait on
+// their own contexts as well; the batch's is not any one of theirs, since
+// one caller giving up must not fail the others.
+const batchTimeout = 10 * time.Second
+
+// sessionBatch is the most sessions one statement reads or touches.
+const sessionBatch = 256
+
+// placeholders is n of SQLite's "?", comma-separated.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// A batch runs one kind of keyed read (or write) for many callers at once:
+// while a trip to the database is under way, the callers that arrive queue,
+// and the next trip takes all of them (up to max) in one statement. A lone
+// caller goes at once, so an idle store adds no wait; a crowd (every page
+// reconnecting after a restart, each reading its session) costs a few
+// statements instead of one each. This is the group commit's idea applied
+// to reads: SQLite spends most of a small read in system calls (locks, page
+// reads) that one statement for many keys pays once.
+type batch[K comparable, V any] struct {
+	// run does one trip for keys (distinct, at most max); a key it has no
+	// value for is left out of the map.
+	run func(ctx context.Context, keys []K) (map[K]V, error)
+	max int // keys per trip
+	// trips is how many may be under way at once.
+	trips int
+
+	mu      sync.Mutex
+	queue   []*batchCall[K, V]
+	running int // trips under way (goroutines taking from queue)
+}
+
+type batchCall[K comparable, V any] struct {
+	key  K
+	done chan struct{}
+	val  V
+	ok   bool
+	err  error
+}
+
+func newBatch[K comparable, V any](max, trips int, run func(ctx context.Context, keys []K) (map[K]V, error)) *batch[K, V] {
+	return &batch[K, V]{run: run, max: max, trips: trips}
+}
+
+// get returns key's value, ok false if there is none. ctx bounds the wait
+// alone: the trip that key rides on goes on for the others.
+func (b *batch[K, V]) get(ctx context.Context, key K) (V, bool, error) {
+	c := &batchCall[K, V]{key: key, done: make(chan struct{})}
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if b.running < b.trips {
+		b.running++
+		go b.loop()
+	}
+	b.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.val, c.ok, c.err
+	case <-ctx.Done():
+		var zero V
+		return zero, false, ctx.Err()
+	}
+}
+
+// loop makes trips while callers wait, then ends.
+func (b *batch[K, V]) loop() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), b.max)
+		if n == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		calls := b.queue[:n:n]
+		b.queue = b.queue[n:]
+		if len(b.queue) == 0 {
+			b.queue = nil // let the backing array go
+		}
+		b.mu.Unlock()
+		b.trip(calls)
+	}
+}
+
+func (b *batch[K, V]) trip(calls []*batchCall[K, V]) {
+	keys := make([]K, 0, len(calls))
+	seen := make(map[K]struct{}, len(calls))
+	for _, c := range calls {
+		if _, dup := seen[c.key]; !dup {
+			seen[c.key] = struct{}{}
+			keys = append(keys, c.key)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	vals, err := b.run(ctx, keys)
+	cancel()
+	for _, c := range calls {
+		if err != nil {
+			c.err = err
+		} else {
+			c.val, c.ok = vals[c.key]
+		}
+		close(c.done)
+	}
+}
