@@ -42,19 +42,40 @@ func (e *Event) After(last int64) []byte {
 	if j.first == 0 || j.first > last {
 		return e.Frame
 	}
-	// A stream that has just replayed from the store: rare, so this may
-	// allocate.
-	var b []byte
+	// A stream that has just replayed from the store, which after a
+	// restart is every stream at once. Message ids rise from part to part,
+	// so the messages it has are the first ones; the notices among them
+	// are still sent. Usually there are none, and what is sent is the
+	// frame's tail, shared rather than copied.
+	cut := 0 // the parts before cut hold every message it has
 	for i, p := range j.parts {
-		end := len(e.Frame)
-		if i+1 < len(j.parts) {
-			end = j.parts[i+1].start
-		}
-		if p.id == 0 || p.id > last {
-			b = append(b, e.Frame[p.start:end]...)
+		if p.id != 0 && p.id <= last {
+			cut = i + 1
 		}
 	}
-	return b
+	tail := len(e.Frame)
+	if cut < len(j.parts) {
+		tail = j.parts[cut].start
+	}
+	size := len(e.Frame) - tail
+	for i, p := range j.parts[:cut] {
+		if p.id == 0 {
+			size += j.parts[i+1].start - p.start
+		}
+	}
+	switch {
+	case size == 0:
+		return nil
+	case size == len(e.Frame)-tail:
+		return e.Frame[tail:len(e.Frame):len(e.Frame)]
+	}
+	b := make([]byte, 0, size)
+	for i, p := range j.parts[:cut] {
+		if p.id == 0 {
+			b = append(b, e.Frame[p.start:j.parts[i+1].start]...)
+		}
+	}
+	return append(b, e.Frame[tail:]...)
 }
 
 // maxCoalesce and maxCoalesceBytes bound how many waiting events the fan-out

@@ -197,6 +197,31 @@ func TestJoinedEventsSkipWhatAStreamHas(t *testing.T) {
 			t.Errorf("After(%d) = %q, want %q", c.last, got, c.want)
 		}
 	}
+	// A notice after the messages a stream has, or none before them: what
+	// is sent is the frame's tail, not a copy.
+	tail := coalesce([]*Event{&e5, &e6, &notice, &e7})
+	for _, c := range []struct {
+		last int64
+		want string
+	}{
+		{5, frames(6) + string(notice.Frame) + frames(7)},
+		{6, string(notice.Frame) + frames(7)},
+		{7, string(notice.Frame)},
+	} {
+		if got := string(tail.After(c.last)); got != c.want {
+			t.Errorf("After(%d) = %q, want %q", c.last, got, c.want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { tail.After(5) }); allocs != 0 {
+		t.Errorf("After a tail: %v allocations, want none", allocs)
+	}
+	first := coalesce([]*Event{&notice, &e5, &e6})
+	if got, want := string(first.After(5)), string(notice.Frame)+frames(6); got != want {
+		t.Errorf("After(5) = %q, want %q", got, want)
+	}
+	if got := coalesce([]*Event{&e5, &e6}).After(6); got != nil {
+		t.Errorf("a joined event the stream has all of: After = %q, want nothing", got)
+	}
 	e3 := event(3)
 	if got := e3.After(3); got != nil {
 		t.Errorf("a single message the stream has: After = %q, want nothing", got)
