@@ -3,18 +3,25 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 )
 
-// SQLite is its own broker (see stream.Broker): only this process writes an
-// SQLite store, so the writer's goroutine hands each committed message to
-// the one follower directly.
+// SQLite is its own broker (see stream.Broker): the writer's goroutine hands
+// each message this process commits to the one follower directly. Another
+// process may write the same file for a while, the old one during a
+// restart, so the follower also looks for messages it did not write: as
+// soon as a gap shows before this process's own (see handOn), and every
+// followPoll otherwise.
+
+// followPoll is how often a follower of an SQLite store looks for messages
+// stored by another process.
+const followPoll = 200 * time.Millisecond
 
 // Follow calls deliver, in id order and exactly once each, for every message
 // with id > afterID: first those already stored, then each one as it is
 // committed, until ctx ends (it returns ctx.Err()) or the store is closed
-// (nil). Only this process writes an SQLite store, so following needs no
-// polling and no second connection. deliver runs on the writer's goroutine:
-// it must hand the message on, not do slow work. One follower at a time.
+// (nil). deliver runs on the writer's goroutine, or the follower's: it
+// must hand the message on, not do slow work. One follower at a time.
 func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message)) error {
 	s.follow.mu.Lock()
 	if s.follow.deliver != nil {
@@ -22,21 +29,12 @@ func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message
 		return errors.New("store: follow: already followed")
 	}
 	// Catch up while the writer cannot commit: nothing falls in between.
-	for {
-		page, err := s.logAfter(ctx, afterID, followPage)
-		if err != nil {
-			s.follow.mu.Unlock()
-			return err
-		}
-		for _, m := range page {
-			deliver(m)
-			afterID = m.ID
-		}
-		if len(page) < followPage {
-			break
-		}
+	s.follow.deliver, s.follow.last = deliver, afterID
+	if err := s.catchUp(ctx); err != nil {
+		s.follow.deliver = nil
+		s.follow.mu.Unlock()
+		return err
 	}
-	s.follow.deliver = deliver
 	s.follow.mu.Unlock()
 
 	defer func() {
@@ -44,11 +42,20 @@ func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message
 		s.follow.deliver = nil
 		s.follow.mu.Unlock()
 	}()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.writes.closed:
-		return nil
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.writes.closed:
+			return nil
+		case <-tick.C:
+			s.follow.mu.Lock()
+			// A failed look is tried again at the next tick.
+			_ = s.catchUp(ctx)
+			s.follow.mu.Unlock()
+		}
 	}
 }
 

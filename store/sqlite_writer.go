@@ -17,6 +17,7 @@ type localFollower struct {
 	// each message exactly once.
 	mu      sync.Mutex
 	deliver func(Message)
+	last    int64 // the id of the last message delivered
 }
 
 func (s *SQLite) startWriting() {
@@ -25,14 +26,51 @@ func (s *SQLite) startWriting() {
 		defer s.follow.mu.Unlock()
 		msgs, err := s.commit(group)
 		if err == nil && s.follow.deliver != nil {
-			for _, m := range msgs {
-				if m.ID != 0 { // 0: not stored, its key was used already
-					s.follow.deliver(m)
-				}
-			}
+			s.handOn(msgs)
 		}
 		return msgs, err
 	})
+}
+
+// handOn delivers the messages the writer just committed. Ids follow one
+// another, so a gap before them means another process committed messages
+// in between: during a restart the old process may still be storing the
+// posts it had taken when the new one started. Those are read and
+// delivered first, in id order with these. Called with follow.mu held.
+func (s *SQLite) handOn(msgs []Message) {
+	for _, m := range msgs {
+		if m.ID == 0 || m.ID <= s.follow.last { // 0: not stored, its key was used already
+			continue
+		}
+		if m.ID != s.follow.last+1 {
+			ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+			err := s.catchUp(ctx)
+			cancel()
+			if err == nil {
+				continue // the read had m too
+			}
+		}
+		s.follow.deliver(m)
+		s.follow.last = m.ID
+	}
+}
+
+// catchUp delivers every message stored after the last one delivered.
+// Called with follow.mu held.
+func (s *SQLite) catchUp(ctx context.Context) error {
+	for {
+		page, err := s.logAfter(ctx, s.follow.last, followPage)
+		if err != nil {
+			return err
+		}
+		for _, m := range page {
+			s.follow.deliver(m)
+			s.follow.last = m.ID
+		}
+		if len(page) < followPage {
+			return nil
+		}
+	}
 }
 
 // AddMessage stores a message; when it returns nil the message is on disk

@@ -88,3 +88,81 @@ func TestSQLiteFollowSeesEveryCommitOnceInOrder(t *testing.T) {
 		t.Error("AddMessage after Close succeeded")
 	}
 }
+
+// TestSQLiteFollowSeesAnotherProcess opens one database file twice, as the
+// old and the new process share it during a restart: the old one may still
+// commit the posts it had taken after the new one has started following.
+// The new one's follower must deliver those too, exactly once and in id
+// order with its own: when it is idle (it looks now and then), and when its
+// own commit comes right after (the gap before it shows).
+func TestSQLiteFollowSeesAnotherProcess(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	path := storetest.SQLitePath(t)
+	newer, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer newer.Close()
+	older, err := store.OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer older.Close()
+
+	got := make(chan store.Message, 1000)
+	go newer.Follow(ctx, 0, func(m store.Message) { got <- m })
+	receive := func(want ...int64) {
+		t.Helper()
+		for _, id := range want {
+			select {
+			case m := <-got:
+				if m.ID != id {
+					t.Fatalf("follower got message %d, want %d", m.ID, id)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("follower did not get message %d", id)
+			}
+		}
+	}
+	add := func(st *store.SQLite, text string) int64 {
+		t.Helper()
+		m, err := st.AddMessage(ctx, "ann@example.com", text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+
+	// The other process alone: found by looking.
+	a := add(older, "from the old process")
+	receive(a)
+	// The other's just before this process's own: the gap shows at once,
+	// in order.
+	b := add(older, "the old process's last")
+	c := add(newer, "the new process's first")
+	receive(b, c)
+	// Interleaved, from both at once.
+	var wg sync.WaitGroup
+	ids := make(chan int64, 100)
+	for _, st := range []*store.SQLite{older, newer} {
+		wg.Go(func() {
+			for i := range 25 {
+				ids <- add(st, fmt.Sprint("both ", i))
+			}
+		})
+	}
+	wg.Wait()
+	close(ids)
+	last := c
+	for range ids {
+		last++
+		receive(last)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("extra delivery %+v", m)
+	case <-time.After(500 * time.Millisecond): // longer than the follower's look
+	}
+}
