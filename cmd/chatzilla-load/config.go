@@ -17,6 +17,7 @@ import (
 
 // config is one load run, as the flags describe it.
 type config struct {
+	CPUProfile  string // this tool's CPU profile; "": none
 	URL         *url.URL
 	Streams     int
 	Senders     int
@@ -81,6 +82,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Run, "run", "", "run id (letters and digits) shared by cooperating processes; random by default")
 	fs.IntVar(&c.PID, "pid", 0, "the server's process id, to report its memory and CPU (same machine, Linux)")
 	fs.BoolVar(&c.JSON, "json", false, "print the report as JSON")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write this tool's own CPU profile to this file, to tell its cost from the server's")
 	fs.BoolVar(&c.AllowFailed, "allow-failed-posts", false, "exit 0 even if some posts were refused (429, 503, timeouts)")
 	fs.BoolVar(&c.Epoll, "epoll", true, "read streams with epoll, one goroutine per processor (Linux, http:// only); false: a goroutine per stream")
 	fs.BoolVar(&c.Storm, "storm", false, "restart-storm mode: a stream the server ends is reconnected with Last-Event-ID after -reconnect-delay, again and again until the run ends, and is not a failure")
