@@ -200,6 +200,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go limited.closeIdleWhenCrowded(stopReaping)
 		ln = limited
 	}
+	ln = newEagerListener(ln, acceptQueue)
 	// The URL comes last on the line, so a terminal makes it a link that
 	// ends where it does.
 	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize,
