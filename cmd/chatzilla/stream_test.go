@@ -345,3 +345,32 @@ func TestMessagesSurviveRestart(t *testing.T) {
 		t.Errorf("after restart: %+v", got)
 	}
 }
+
+// TestSQLiteOverlapDuringRestart runs two instances on one SQLite file, as
+// the old and the new process overlap during a restart (the old one still
+// storing the posts it had taken): what the old one stores reaches the new
+// one's streams live, in id order with the new one's own.
+func TestSQLiteOverlapDuringRestart(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + t.TempDir() + "/chat.db"
+	older := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	newer := startChatzilla(t, map[string]string{"DATABASE_URL": db})
+	bob := join(t, older.URL, "bob@example.com")
+	ann := join(t, newer.URL, "ann@example.com")
+	s := ann.open("", "")
+
+	bob.say("stored by the old process")
+	got := s.next(t, 1, 5*time.Second)
+	bob.say("the last of the old process")
+	ann.say("the first of the new process")
+	got = append(got, s.next(t, 2, 5*time.Second)...)
+	for i, want := range []string{"stored by the old process", "the last of the old process", "the first of the new process"} {
+		if !strings.Contains(got[i].data, want) {
+			t.Errorf("event %d: %q, want %q", i, got[i].data, want)
+		}
+		if i > 0 && got[i].id <= got[i-1].id {
+			t.Errorf("ids out of order: %s", ids(got))
+		}
+	}
+	s.quiet(t, 500*time.Millisecond)
+}
