@@ -68,17 +68,15 @@ type page struct {
 	more bool
 }
 
-// sendOnline sends who is online now. It returns why the stream must end,
-// "" if it may go on.
-func (st *Stream) sendOnline() (why string) {
+// queueOnline queues who is online now, for the next write. It returns why
+// the stream must end, "" if it may go on.
+func (st *Stream) queueOnline() (why string) {
 	people, err := st.p.onlineFrame(st.room)
 	if err != nil {
 		st.log.Error("rendering who is online", "err", err)
 		return "render failed"
 	}
-	if st.send(people) != nil {
-		return "write failed"
-	}
+	st.batch = append(st.batch, people)
 	return ""
 }
 

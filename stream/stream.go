@@ -164,22 +164,26 @@ func (st *Stream) open() (last int64, ok bool) {
 		}
 	}()
 
-	// The head and a first comment, at once, tell the browser (and any
-	// proxy) that the stream is open before there is anything to say.
-	if st.send(st.head) != nil {
-		why = "write failed"
-		return 0, false
-	}
+	// The head and a first comment tell the browser (and any proxy) that
+	// the stream is open before there is anything to say. They go out in
+	// one write with who is online and the first of the replay, all at
+	// hand already: after a restart every page reconnects at once, and
+	// each write is a system call on both ends.
+	st.batch = append(st.batch, st.head)
 	st.head = nil
 	// A reconnecting page missed presence changes, which are not replayed:
 	// send who is online now. (A first connect follows the page load, which
 	// showed who was online moments ago.)
 	if st.req.Reconnected {
-		if why = st.sendOnline(); why != "" {
+		if why = st.queueOnline(); why != "" {
 			return 0, false
 		}
 	}
 	if last, why = st.replay(); why != "" {
+		return 0, false
+	}
+	if st.flush() != nil { // nothing to replay: the head alone
+		why = "write failed"
 		return 0, false
 	}
 	return last, true
