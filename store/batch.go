@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +50,9 @@ type batchCall[K comparable, V any] struct {
 	val  V
 	ok   bool
 	err  error
+	// gone: the caller stopped waiting, so a trip not yet made leaves the
+	// call out (after a stall, those behind must not wait for them).
+	gone atomic.Bool
 }
 
 func newBatch[K comparable, V any](max, trips int, run func(ctx context.Context, keys []K) (map[K]V, error)) *batch[K, V] {
@@ -68,6 +74,7 @@ func (b *batch[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 	case <-c.done:
 		return c.val, c.ok, c.err
 	case <-ctx.Done():
+		c.gone.Store(true)
 		var zero V
 		return zero, false, ctx.Err()
 	}
@@ -89,7 +96,10 @@ func (b *batch[K, V]) loop() {
 			b.queue = nil // let the backing array go
 		}
 		b.mu.Unlock()
-		b.trip(calls)
+		calls = slices.DeleteFunc(calls, func(c *batchCall[K, V]) bool { return c.gone.Load() })
+		if len(calls) > 0 {
+			b.trip(calls)
+		}
 	}
 }
 
@@ -102,9 +112,7 @@ func (b *batch[K, V]) trip(calls []*batchCall[K, V]) {
 			keys = append(keys, c.key)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	vals, err := b.run(ctx, keys)
-	cancel()
+	vals, err := b.runSafely(keys)
 	for _, c := range calls {
 		if err != nil {
 			c.err = err
@@ -113,4 +121,18 @@ func (b *batch[K, V]) trip(calls []*batchCall[K, V]) {
 		}
 		close(c.done)
 	}
+}
+
+// runSafely is run, with a panic made the trip's error: it happens on the
+// batch's goroutine, where nothing else would recover it, and its callers
+// must still be answered.
+func (b *batch[K, V]) runSafely(keys []K) (vals map[K]V, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vals, err = nil, fmt.Errorf("store: batch: panic: %v", r)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	return b.run(ctx, keys)
 }

@@ -117,26 +117,64 @@ func TestBatchAsksOnceForAKey(t *testing.T) {
 }
 
 // TestBatchCallerGivesUp: a caller whose context ends returns at once with
-// its error, and the trip it was on still answers the others.
+// its error, the trip it waited for leaves its key out, and the others are
+// answered.
 func TestBatchCallerGivesUp(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
+	trips := make(chan []string, 3)
 	b := newBatch(8, 1, func(ctx context.Context, keys []string) (map[string]int, error) {
+		trips <- keys
 		<-release
-		return map[string]int{"a": 1, "b": 2}, nil
+		return map[string]int{"a": 1, "b": 2, "x": 3}, nil
 	})
+	go b.get(t.Context(), "x")
+	<-trips // the first trip is under way; a and b queue behind it
 	ctx, cancel := context.WithCancel(t.Context())
 	gaveUp := make(chan error, 1)
 	go func() { _, _, err := b.get(ctx, "a"); gaveUp <- err }()
 	other := make(chan int, 1)
 	go func() { v, _, _ := b.get(t.Context(), "b"); other <- v }()
+	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.queue) == 2 })
 	cancel()
-	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
-		t.Fatalf("the caller that gave up got %v, want context.Canceled", err)
+	select {
+	case err := <-gaveUp:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the caller that gave up got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller that gave up is still waiting")
 	}
 	close(release)
-	if v := <-other; v != 2 {
-		t.Fatalf("the other caller got %d, want 2", v)
+	select {
+	case v := <-other:
+		if v != 2 {
+			t.Fatalf("the other caller got %d, want 2", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other caller was not answered")
+	}
+	if keys := <-trips; len(keys) != 1 || keys[0] != "b" {
+		t.Errorf("the second trip asked for %v, want [b]", keys)
+	}
+}
+
+// TestBatchPanic: a trip that panics fails its callers, and the next one
+// goes on.
+func TestBatchPanic(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	b := newBatch(8, 1, func(ctx context.Context, keys []string) (map[string]int, error) {
+		if calls.Add(1) == 1 {
+			panic("a bug")
+		}
+		return map[string]int{"a": 1}, nil
+	})
+	if _, _, err := b.get(t.Context(), "a"); err == nil {
+		t.Fatal("a trip that panicked gave no error")
+	}
+	if v, ok, err := b.get(t.Context(), "a"); err != nil || !ok || v != 1 {
+		t.Fatalf("after the panic: %d, %v, %v", v, ok, err)
 	}
 }
 

@@ -18,10 +18,11 @@ import (
 const followPoll = 200 * time.Millisecond
 
 // Follow calls deliver, in id order and exactly once each, for every message
-// with id > afterID: first those already stored, then each one as it is
-// committed, until ctx ends (it returns ctx.Err()) or the store is closed
-// (nil). deliver runs on the writer's goroutine, or the follower's: it
-// must hand the message on, not do slow work. One follower at a time.
+// with id > afterID: first those already stored, then each one as this
+// process commits it (another process's within followPoll), until ctx ends
+// (it returns ctx.Err()) or the store is closed (nil). deliver runs on the
+// writer's goroutine, or the follower's: it must hand the message on, not
+// do slow work. One follower at a time.
 func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message)) error {
 	s.follow.mu.Lock()
 	if s.follow.deliver != nil {
@@ -51,12 +52,28 @@ func (s *SQLite) Follow(ctx context.Context, afterID int64, deliver func(Message
 		case <-s.writes.closed:
 			return nil
 		case <-tick.C:
-			s.follow.mu.Lock()
-			// A failed look is tried again at the next tick.
-			_ = s.catchUp(ctx)
-			s.follow.mu.Unlock()
+			s.look(ctx)
 		}
 	}
+}
+
+// look delivers what another process stored after the last message
+// delivered. Whether there is anything is read without follow.mu, so that
+// the writer, which holds it through each commit, never waits on the read
+// pool for a look that finds nothing, which is nearly every look. A failed
+// look is made again at the next tick.
+func (s *SQLite) look(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, followPoll*5)
+	defer cancel()
+	s.follow.mu.Lock()
+	last := s.follow.last
+	s.follow.mu.Unlock()
+	if next, err := s.logAfter(ctx, last, 1); err != nil || len(next) == 0 {
+		return
+	}
+	s.follow.mu.Lock()
+	defer s.follow.mu.Unlock()
+	_ = s.catchUp(ctx)
 }
 
 // logAfter returns up to limit messages of every room with id > afterID,

@@ -10,7 +10,8 @@ import (
 )
 
 // localFollower is the SQLite store's in-process follower: the writer hands it
-// every committed message, in id order.
+// every message it commits, and Follow's looks the ones another process
+// committed, in id order.
 type localFollower struct {
 	// mu is held by the writer from before a commit until its messages
 	// are delivered, and by Follow while it catches up, so a follower sees
@@ -32,11 +33,14 @@ func (s *SQLite) startWriting() {
 	})
 }
 
-// handOn delivers the messages the writer just committed. Ids follow one
-// another, so a gap before them means another process committed messages
-// in between: during a restart the old process may still be storing the
-// posts it had taken when the new one started. Those are read and
-// delivered first, in id order with these. Called with follow.mu held.
+// handOn delivers the messages the writer just committed, in id order after
+// the last one delivered. A gap before them is messages another process
+// committed in between (during a restart the old process may still be
+// storing the posts it had taken when the new one started), or an id an
+// insert used up without storing a row (a key used already): the gap is
+// read, and what it holds delivered first. If that read fails, these wait
+// for the follower's next look (see Follow), which delivers them in order,
+// rather than go out ahead of what is missing. Called with follow.mu held.
 func (s *SQLite) handOn(msgs []Message) {
 	for _, m := range msgs {
 		if m.ID == 0 || m.ID <= s.follow.last { // 0: not stored, its key was used already
@@ -46,9 +50,10 @@ func (s *SQLite) handOn(msgs []Message) {
 			ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
 			err := s.catchUp(ctx)
 			cancel()
-			if err == nil {
-				continue // the read had m too
+			if err != nil {
+				return
 			}
+			continue // the read had m too, committed as it is
 		}
 		s.follow.deliver(m)
 		s.follow.last = m.ID
@@ -74,7 +79,9 @@ func (s *SQLite) catchUp(ctx context.Context) error {
 }
 
 // AddMessage stores a message; when it returns nil the message is on disk
-// (and has been handed to the follower, if there is one).
+// (and has been handed to the follower, if there is one, unless reading the
+// messages another process stored before it failed: then the follower's
+// next look hands it on).
 func (s *SQLite) AddMessage(ctx context.Context, sender, content string) (Message, error) {
 	return s.writes.add(ctx, GeneralID, Author{Email: sender}, content, "")
 }

@@ -47,6 +47,7 @@ func (l *eagerListener) run() {
 				case <-time.After(wait):
 					continue
 				case <-l.closed:
+					err = net.ErrClosed
 				}
 			}
 			l.err = err
@@ -62,13 +63,23 @@ func (l *eagerListener) run() {
 }
 
 // Accept returns the next connection taken, or the error that ended the
-// accept loop (net.ErrClosed after Close).
+// accept loop: net.ErrClosed after Close, even while connections taken
+// before it are still queued (Close lets those go).
 func (l *eagerListener) Accept() (net.Conn, error) {
-	c, ok := <-l.conns
-	if !ok {
-		return nil, l.err
+	select {
+	case <-l.closed:
+		return nil, net.ErrClosed
+	default:
 	}
-	return c, nil
+	select {
+	case c, ok := <-l.conns:
+		if !ok {
+			return nil, l.err
+		}
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
 }
 
 // Close stops accepting. Connections taken but not served are closed, as

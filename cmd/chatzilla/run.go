@@ -108,7 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	// The live path: every stored message reaches the streams through the
-	// broker, in id order (in process for SQLite; through LISTEN/NOTIFY for
+	// broker, in id order (in process for SQLite, with a look every 200 ms
+	// for another process's; through LISTEN/NOTIFY for
 	// PostgreSQL, where it also brings other instances' messages).
 	live := stream.NewPipeline(stream.Config{
 		Broker:        st,
