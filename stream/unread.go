@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatzilla/chatzilla/hub"
@@ -24,6 +25,13 @@ const (
 	// that a crowd reconnecting after a restart does not put thousands of
 	// them in front of posts: their sidebars update a little later.
 	maxRoomsReads = 4
+	// A page that reconnected shows a sidebar already, so the read of its
+	// reader's rooms may wait while a crowd is reconnecting (after a
+	// restart, everyone): while more than crowdOpens streams opened in the
+	// last sidebarTick, for at most maxLate. The reads were a sixth of the
+	// new process's work during the storm, which the reconnects needed.
+	crowdOpens = 500
+	maxLate    = 10 * time.Second
 )
 
 // readers keeps, for the people with a stream open on this instance, which
@@ -50,8 +58,17 @@ type readers struct {
 	people map[string]*reader
 	byRoom map[int64]map[*reader]struct{}
 	dirty  map[*reader]struct{} // readers with counts to send
-	// pending are the readers whose rooms must be read (again).
+	// pending are the readers whose rooms must be read (again), and now
+	// the order they came in (a reader no longer pending is passed over).
+	// Taking any key of a map that has had thousands deleted walks its
+	// emptied slots: after a restart it was a scan per load.
 	pending map[*reader]struct{}
+	now     []*reader
+	// later are the readers of pages that reconnected: read after queue,
+	// and only once the crowd has passed (see crowdOpens).
+	later   []*reader
+	opens   atomic.Int64 // streams opened since the last tick
+	crowded atomic.Bool  // more than crowdOpens opened in the last tick
 }
 
 // reader is one person's streams here and their unread counts. Most people
@@ -62,6 +79,7 @@ type reader struct {
 	streams []*Stream
 	counts  []roomCount // nil until read
 	loads   int         // reads started, so an older one cannot overwrite a newer
+	queued  time.Time   // when it became pending
 	// rooms are the reader's rooms, for the lists in their sidebar, kept
 	// only when those changed (a room joined, left or opened with them)
 	// and the streams have not been sent them.
@@ -125,8 +143,9 @@ func (rs *readers) add(st *Stream) {
 	r.streams = append(r.streams, st)
 	rs.index(r)
 	rs.mu.Unlock()
+	rs.opens.Add(1)
 	if read {
-		rs.reload(r)
+		rs.queue(r, st.req.Reconnected)
 	}
 }
 
@@ -204,10 +223,22 @@ func (rs *readers) Reload(email string) {
 	}
 }
 
-func (rs *readers) reload(r *reader) {
+func (rs *readers) reload(r *reader) { rs.queue(r, false) }
+
+// queue makes r pending, in later if late (its page shows a sidebar
+// already) and it is not pending yet.
+func (rs *readers) queue(r *reader, late bool) {
 	rs.mu.Lock()
 	r.loads++
-	rs.pending[r] = struct{}{}
+	if _, queued := rs.pending[r]; !queued {
+		rs.pending[r] = struct{}{}
+		r.queued = time.Now()
+		if late {
+			rs.later = append(rs.later, r)
+		} else {
+			rs.now = append(rs.now, r)
+		}
+	}
 	rs.mu.Unlock()
 	select {
 	case rs.wake <- struct{}{}:
@@ -221,13 +252,14 @@ func (rs *readers) reload(r *reader) {
 func (rs *readers) load(ctx context.Context) {
 	for {
 		rs.mu.Lock()
-		var r *reader
-		for p := range rs.pending {
-			r = p
-			break
+		r := rs.take(&rs.now, time.Time{})
+		if r == nil && !rs.crowded.Load() {
+			r = rs.take(&rs.later, time.Time{})
+		} else if r == nil {
+			r = rs.take(&rs.later, time.Now().Add(-maxLate))
 		}
 		delete(rs.pending, r)
-		more := len(rs.pending) > 0
+		more := len(rs.now) > 0 || len(rs.later) > 0 && !rs.crowded.Load()
 		var load int
 		if r != nil {
 			load = r.loads
@@ -249,6 +281,29 @@ func (rs *readers) load(ctx context.Context) {
 		}
 		rs.read(ctx, r, load)
 	}
+}
+
+// take takes the first reader of q still pending, if it became pending
+// before by (any, for a zero by); nil if there is none. Called with mu
+// held.
+func (rs *readers) take(q *[]*reader, by time.Time) *reader {
+	for len(*q) > 0 {
+		next := (*q)[0]
+		if _, ok := rs.pending[next]; !ok {
+			(*q)[0], *q = nil, (*q)[1:] // left, or read since: passed over
+			continue
+		}
+		if !by.IsZero() && next.queued.After(by) {
+			return nil
+		}
+		(*q)[0], *q = nil, (*q)[1:]
+		if len(*q) == 0 {
+			*q = nil // let the backing array go
+		}
+		return next
+	}
+	*q = nil
+	return nil
 }
 
 // read reads r's rooms and counts, and keeps them unless r left or a newer
@@ -368,6 +423,17 @@ func (rs *readers) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			crowded := rs.opens.Swap(0) > crowdOpens
+			rs.crowded.Store(crowded)
+			rs.mu.Lock()
+			waiting := len(rs.later) > 0
+			rs.mu.Unlock()
+			if waiting { // now, or once the oldest has waited maxLate
+				select {
+				case rs.wake <- struct{}{}:
+				default:
+				}
+			}
 			rs.send()
 		}
 	}
