@@ -96,9 +96,12 @@ type Stream struct {
 	req  Request
 	room *room
 	conn net.Conn
-	sub  *hub.Subscriber
-	log  *slog.Logger
-	head []byte
+	// unwatch stops watching conn for the client's hang-up; nil when a
+	// goroutine reads conn instead.
+	unwatch func()
+	sub     *hub.Subscriber
+	log     *slog.Logger
+	head    []byte
 
 	started time.Time
 	exit    func(immediate bool) // leaves presence (see presence.Roster.Enter)
@@ -144,25 +147,32 @@ func (st *Stream) open() (last int64, ok bool) {
 	}()
 	st.exit = st.p.roster.Enter(st.req.Email)
 
-	// Reading is how a closed connection shows itself; a client has nothing
-	// else to say on a stream, so whatever it sends is discarded. When the
-	// client is gone, unsubscribing closes the events channel, which ends
-	// the live loop: the stream waits on that one channel alone.
-	go func() {
-		var b [64]byte
-		for {
-			if _, err := st.conn.Read(b[:]); err != nil {
-				// Once the server is closing the connection, the
-				// read fails because of that, not because the client
-				// left.
-				if !st.closing.Load() {
-					st.clientLeft.Store(true)
-				}
-				st.room.hub.Unsubscribe(st.sub)
-				return
-			}
+	// When the client is gone, unsubscribing closes the events channel,
+	// which ends the live loop: the stream waits on that one channel
+	// alone. A client has nothing to say on a stream, so what tells it is
+	// gone is the hang-up: on Linux one epoll set watches every stream's
+	// (see watchHangup); elsewhere, or on a TLS connection, a read of the
+	// connection that fails, whatever it read before discarded.
+	gone := func() {
+		// Once the server is closing the connection, the read fails
+		// because of that, not because the client left.
+		if !st.closing.Load() {
+			st.clientLeft.Store(true)
 		}
-	}()
+		st.room.hub.Unsubscribe(st.sub)
+	}
+	var watched bool
+	if st.unwatch, watched = watchHangup(unwrap(st.conn), gone); !watched {
+		go func() {
+			var b [64]byte
+			for {
+				if _, err := st.conn.Read(b[:]); err != nil {
+					gone()
+					return
+				}
+			}
+		}()
+	}
 
 	// The head and a first comment tell the browser (and any proxy) that
 	// the stream is open before there is anything to say. They go out in
@@ -246,6 +256,9 @@ func (st *Stream) close(why string) {
 	st.closing.Store(true)
 	if st.req.OnClose != nil {
 		st.req.OnClose()
+	}
+	if st.unwatch != nil {
+		st.unwatch() // before the descriptor is closed
 	}
 	st.conn.Close()
 	if st.exit != nil { // nil if open failed before entering
