@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,11 +16,6 @@ const batchTimeout = 10 * time.Second
 
 // sessionBatch is the most sessions one statement reads or touches.
 const sessionBatch = 256
-
-// placeholders is n of SQLite's "?", comma-separated.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
 
 // A batch runs one kind of keyed read (or write) for many callers at once:
 // while a trip to the database is under way, the callers that arrive queue,

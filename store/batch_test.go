@@ -208,3 +208,22 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestSQLiteInPadsToAPowerOfTwo: an IN list's size is a power of two, its
+// arguments the values in order, then the first again.
+func TestSQLiteInPadsToAPowerOfTwo(t *testing.T) {
+	for _, c := range []struct {
+		values []string
+		list   string
+		args   []any
+	}{
+		{[]string{"a"}, "(?)", []any{"a"}},
+		{[]string{"a", "b"}, "(?,?)", []any{"a", "b"}},
+		{[]string{"a", "b", "c"}, "(?,?,?,?)", []any{"a", "b", "c", "a"}},
+	} {
+		list, args := sqliteIn(c.values)
+		if list != c.list || fmt.Sprint(args) != fmt.Sprint(c.args) {
+			t.Errorf("sqliteIn(%q) = %s %v, want %s %v", c.values, list, args, c.list, c.args)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // maxNamesAsked bounds one DisplayNames call: the "who's online" panel lists
@@ -19,11 +18,8 @@ func (s *SQLite) DisplayNames(ctx context.Context, emails []string) (map[string]
 	if len(emails) > maxNamesAsked {
 		return nil, fmt.Errorf("store: display names: %d addresses, at most %d", len(emails), maxNamesAsked)
 	}
-	args := make([]any, len(emails))
-	for i, e := range emails {
-		args[i] = e
-	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT email, name FROM people WHERE name != '' AND email IN (?`+strings.Repeat(",?", len(emails)-1)+`)`, args...)
+	in, args := sqliteIn(emails)
+	rows, err := s.reads.QueryContext(ctx, `SELECT email, name FROM people WHERE name != '' AND email IN `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: display names: %w", err)
 	}

@@ -45,22 +45,11 @@ func (s *SQLite) Session(ctx context.Context, id string) (Session, error) {
 	return sess, nil
 }
 
-// sessionsIn reads the sessions of ids, through one of a few statements:
-// the list of ids is padded (with its first) to a power of two, so that
-// each size is parsed once.
+// sessionsIn reads the sessions of ids, through one of a few statements
+// (see sqliteIn).
 func (s *SQLite) sessionsIn(ctx context.Context, ids []string) (map[string]Session, error) {
-	n := 1
-	for n < len(ids) {
-		n *= 2
-	}
-	args := make([]any, n)
-	for i := range args {
-		args[i] = ids[0]
-		if i < len(ids) {
-			args[i] = ids[i]
-		}
-	}
-	rows, err := s.reads.QueryContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id IN (`+placeholders(n)+`)`, args...)
+	in, args := sqliteIn(ids)
+	rows, err := s.reads.QueryContext(ctx, `SELECT id, email, created_at, last_seen_at, ended_at, verified FROM sessions WHERE id IN `+in, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +81,8 @@ func (s *SQLite) TouchSession(ctx context.Context, id string) error {
 }
 
 func (s *SQLite) touchSessions(ctx context.Context, ids []string) (map[string]struct{}, error) {
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, time.Now().UnixMicro())
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	_, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	in, args := sqliteIn(ids)
+	_, err := s.writer.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id IN `+in, append([]any{time.Now().UnixMicro()}, args...)...)
 	return nil, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 )
 
@@ -80,4 +81,23 @@ func (r *readStmts) close() error {
 	}
 	r.stmts, r.closed = nil, true
 	return errors.Join(errs...)
+}
+
+// sqliteIn is an SQLite IN list for values (at least one) and its
+// arguments. The list is padded, with the first value, which changes no
+// result, to a power of two, so that a read through readStmts parses one
+// statement for each size rather than one for each count.
+func sqliteIn(values []string) (list string, args []any) {
+	n := 1
+	for n < len(values) {
+		n *= 2
+	}
+	args = make([]any, n)
+	for i := range args {
+		args[i] = values[0]
+		if i < len(values) {
+			args[i] = values[i]
+		}
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")", args
 }
