@@ -41,12 +41,6 @@ type room struct {
 	streams map[*Stream]struct{} // open here
 }
 
-// isMember reports whether email is in r, as far as this instance knows.
-func (r *room) isMember(email string) bool {
-	m := r.members.Load()
-	return m == nil || (*m)[email]
-}
-
 // membersTimeout bounds the read of a room's members.
 const membersTimeout = 5 * time.Second
 

@@ -253,10 +253,12 @@ func (rs *readers) load(ctx context.Context) {
 	for {
 		rs.mu.Lock()
 		r := rs.take(&rs.now, time.Time{})
-		if r == nil && !rs.crowded.Load() {
-			r = rs.take(&rs.later, time.Time{})
-		} else if r == nil {
-			r = rs.take(&rs.later, time.Now().Add(-maxLate))
+		if r == nil {
+			var by time.Time // any, once the crowd has passed
+			if rs.crowded.Load() {
+				by = time.Now().Add(-maxLate)
+			}
+			r = rs.take(&rs.later, by)
 		}
 		delete(rs.pending, r)
 		more := len(rs.now) > 0 || len(rs.later) > 0 && !rs.crowded.Load()
