@@ -90,6 +90,7 @@ type Pipeline struct {
 	unverified   bool
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64 // streams open
+	spread       atomic.Int64 // set by Close: how widely the streams' reconnects are spread, nanoseconds
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -240,11 +241,12 @@ func (p *Pipeline) Streams() int { return int(p.open.Load()) }
 // to another instance if there is one, and catch up from its memory or the
 // store.
 //
-// It does not send an SSE retry field to spread the reconnects: htmx's SSE
-// extension keeps such a wait as the base of that page's later reconnects,
-// which it doubles on each failed attempt, so a page that met a restart
-// would wait longer after every later cut (up to a minute).
+// Each page is told how long to wait first (the SSE retry field, see
+// restartRetry), at random over a spread that grows with the number of
+// streams open, so that the next process does not meet them all in the same
+// 100 ms.
 func (p *Pipeline) Close() {
+	p.spread.Store(int64(restartSpread(int(p.open.Load()))))
 	p.roomsMu.Lock()
 	p.closed = true
 	p.roomsMu.Unlock()

@@ -213,6 +213,9 @@ func (st *Stream) live(last int64) {
 		st.sub.Idle(last)
 		e, ok := <-events
 		if !ok {
+			if st.sub.Ended() == hub.EndedShutdown {
+				st.sayRestart()
+			}
 			st.close("")
 			return
 		}

@@ -7,7 +7,14 @@
 	// htmx's SSE extension closes the stream of a tab in the background by
 	// default. Chatzilla keeps it: the reader is still in the chat (and
 	// online), and the tab's title counts what they have not read.
-	if (window.htmx) htmx.config.sse = Object.assign({}, htmx.config.sse, { pauseOnBackground: false });
+	//
+	// A server that shuts down tells each page how long to wait before it
+	// reconnects (a retry field, spread so that pages do not all arrive at
+	// once). htmx then keeps that wait as the base of every later reconnect,
+	// doubled after each failed one; once the stream is open again, its own
+	// default is put back (see the after:connection listener below).
+	const reconnectDelay = 500;
+	if (window.htmx) htmx.config.sse = Object.assign({}, htmx.config.sse, { pauseOnBackground: false, reconnectDelay });
 
 	// Times arrive in UTC from the server; show them in the reader's zone and
 	// format, without a leading zero ("9:05", "9:05 PM").
@@ -412,7 +419,11 @@
 			if (ended) e.detail.connection.cancelled = true; // stop trying
 			else if (e.detail.connection && e.detail.connection.attempt > 0) down();
 		});
-		list.addEventListener("htmx:sse:after:connection", () => { connection.hidden = true; });
+		list.addEventListener("htmx:sse:after:connection", (e) => {
+			connection.hidden = true;
+			const config = e.detail.connection && e.detail.connection.config;
+			if (config) config.reconnectDelay = reconnectDelay;
+		});
 		list.addEventListener("htmx:sse:close", down);
 		list.addEventListener("chatzilla-reload", (e) => reloadList(list, e.detail && e.detail.data));
 

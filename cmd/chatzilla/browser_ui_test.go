@@ -239,6 +239,12 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 	join(t, first.URL, "bob@example.com").say("before the restart")
 	alice.waitForLiveMessage("bob@example.com: before the restart", sent)
 
+	// What htmx waits before each reconnect: the server's retry field at
+	// shutdown sets it.
+	evaluate[bool](alice, `window.reconnectDelays = [];
+		document.getElementById("messages").addEventListener("htmx:sse:before:connection",
+			(e) => window.reconnectDelays.push(e.detail.connection.config.reconnectDelay));
+		true`)
 	if err := first.stop(); err != nil {
 		t.Fatalf("stopping the first instance: %v", err)
 	}
@@ -265,6 +271,15 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 		return ""
 	})
 	t.Logf("reconnected %v after the second instance started", back.Round(time.Millisecond))
+	// The first wait was the server's (100 ms and a spread of 0.1 ms for
+	// her one stream); back, the page waits htmx's default again, not a
+	// doubling of the server's.
+	if got := evaluate[[]float64](alice, `window.reconnectDelays`); len(got) == 0 || got[0] < 100 || got[0] > 101 {
+		t.Errorf("the page's waits before reconnecting were %v ms, want the server's 100-101 first", got)
+	}
+	if got := evaluate[float64](alice, `document.getElementById("messages")._htmx.sse.config.reconnectDelay`); got != 500 {
+		t.Errorf("once reconnected, the page would wait %v ms before its next reconnect, want htmx's 500", got)
+	}
 	alice.waitForMessage("bob@example.com: while you were away", time.Now())
 
 	sent = time.Now()

@@ -55,8 +55,10 @@ func (p *person) say(text string) {
 }
 
 type event struct {
-	id   int64
-	data string
+	id    int64
+	data  string
+	name  string // the event field, if any
+	retry string // the retry field, if any
 }
 
 // eventStream is an open /events connection read in the background.
@@ -183,6 +185,10 @@ func readEvents(body io.Reader, out, notices chan<- event) {
 			e.id, _ = strconv.ParseInt(strings.TrimPrefix(line, "id: "), 10, 64)
 		case strings.HasPrefix(line, "data: "):
 			data = append(data, strings.TrimPrefix(line, "data: "))
+		case strings.HasPrefix(line, "event: "):
+			e.name = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "retry: "):
+			e.retry = strings.TrimPrefix(line, "retry: ")
 		}
 	}
 }
@@ -325,6 +331,15 @@ func TestShutdownEndsStreamsAndExits(t *testing.T) {
 	case <-s.ended:
 	case <-time.After(time.Second):
 		t.Fatal("stream still open after shutdown")
+	}
+	// Its last event says how long to wait before reconnecting: at least
+	// 100 ms, spread by 0.1 ms per open stream.
+	var last event
+	for len(s.notices) > 0 {
+		last = <-s.notices
+	}
+	if ms, err := strconv.Atoi(last.retry); last.name != "chatzilla-restart" || err != nil || ms < 100 || ms > 101 {
+		t.Errorf("the stream's last event is %+v, want a chatzilla-restart with retry 100-101 (ms)", last)
 	}
 	if !strings.Contains(inst.logs.String(), "stopped") {
 		t.Errorf("no clean stop in the log:\n%s", inst.logs.String())
