@@ -166,6 +166,7 @@ type cuttableProxy struct {
 	mu    sync.Mutex
 	down  bool
 	conns map[net.Conn]bool
+	gate  chan struct{} // while not nil, new connections wait for it to close
 }
 
 func newCuttableProxy(t *testing.T, databaseURL string) *cuttableProxy {
@@ -195,22 +196,52 @@ func (p *cuttableProxy) serve() {
 		if err != nil {
 			return // closed at the end of the test
 		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
 		p.mu.Lock()
-		if p.down {
-			client.Close()
-			server.Close()
-		} else {
-			p.conns[client], p.conns[server] = true, true
-			go p.pipe(client, server)
-			go p.pipe(server, client)
-		}
+		gate := p.gate
 		p.mu.Unlock()
+		go p.connect(client, gate)
 	}
+}
+
+func (p *cuttableProxy) connect(client net.Conn, gate <-chan struct{}) {
+	if gate != nil {
+		<-gate
+	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		client.Close()
+		server.Close()
+		return
+	}
+	p.conns[client], p.conns[server] = true, true
+	go p.pipe(client, server)
+	go p.pipe(server, client)
+}
+
+// hold makes new connections wait, as a database slow to answer would,
+// until release is called.
+func (p *cuttableProxy) hold() (release func()) {
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.gate = nil
+			p.mu.Unlock()
+			close(gate)
+		})
+	}
+	p.t.Cleanup(release)
+	return release
 }
 
 func (p *cuttableProxy) pipe(to, from net.Conn) {

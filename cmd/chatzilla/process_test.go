@@ -64,7 +64,7 @@ func startCommand(t *testing.T, cmd *exec.Cmd, env map[string]string) *process {
 			t.Logf("process output:\n%s", p.out.String())
 		}
 	})
-	p.URL = fmt.Sprintf("http://127.0.0.1:%d", listeningPort(t, p.out, done))
+	p.URL = fmt.Sprintf("http://127.0.0.1:%d", listeningPort(t, p.out, done, startedAt))
 	waitHealthy(t, p.URL, done)
 	return p
 }

@@ -83,12 +83,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("htmx is not built in (run `make assets`): pages work as plain forms, without live updates")
 	}
 
-	st, directory, err := openStore(ctx, cfg.Database, log)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
 	// Every connection holds a descriptor: past the process's limit accept
 	// would fail for everyone, so connections are capped below it (and the
 	// extra ones get a clean 503), and streams below that (see plan).
@@ -103,6 +97,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// address would count them all as one.
 		limits.connsPerAddress = 0
 	}
+	// No TCP keep-alive probes: a stream is never idle long enough for one
+	// (its heartbeat comes first), a connection idle between requests is
+	// closed by IdleTimeout, and the probes' settings cost four system
+	// calls on every connection accepted, a tenth of a reconnect after a
+	// restart.
+	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return err
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	log.Info("listening", "addr", ln.Addr().String())
+	var conns *limitListener
+	if limits.conns > 0 {
+		conns = newLimitListener(ln, limits.conns, limits.connsPerAddress)
+		stopReaping := make(chan struct{})
+		defer close(stopReaping)
+		go conns.closeIdleWhenCrowded(stopReaping)
+		ln = conns
+	}
+	// Connections are taken from now on, and wait in the queue until the
+	// server is ready: after a restart, pages that reconnect while the
+	// store opens and the recent messages load are answered once it is,
+	// instead of being refused and trying again a second or more later.
+	// (Heroku, too, routes to a process once it listens.)
+	ln = newEagerListener(ln, acceptQueue)
+	defer ln.Close() // Shutdown closes it too; this is for an early return
+
+	st, directory, err := openStore(ctx, cfg.Database, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
 	if !cfg.FloodControl {
 		log.Warn("RATE_LIMITS=off: flood control is disabled")
 	}
@@ -144,17 +171,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go forgetOldLinks(mailCtx, st, log)
 		defer func() { stopMail(); <-mailDone }()
 	}
-	// No TCP keep-alive probes: a stream is never idle long enough for one
-	// (its heartbeat comes first), a connection idle between requests is
-	// closed by IdleTimeout, and the probes' settings cost four system
-	// calls on every connection accepted, a tenth of a reconnect after a
-	// restart.
-	ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(ctx, "tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return err
-	}
-	defer ln.Close() // Shutdown closes it too; this is for an early return
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://localhost:" + port
 	}
@@ -198,15 +214,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:  idleTimeout,
 		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	if limits.conns > 0 {
-		limited := newLimitListener(ln, limits.conns, limits.connsPerAddress)
-		srv.ConnState = limited.connState
-		stopReaping := make(chan struct{})
-		defer close(stopReaping)
-		go limited.closeIdleWhenCrowded(stopReaping)
-		ln = limited
+	if conns != nil {
+		srv.ConnState = conns.connState
 	}
-	ln = newEagerListener(ln, acceptQueue)
 	// The URL comes last on the line, so a terminal makes it a link that
 	// ends where it does.
 	log.Info("chatzilla started", "addr", ln.Addr().String(), "database", cfg.Database.Kind, "history_size", cfg.HistorySize,
