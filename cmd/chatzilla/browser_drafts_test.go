@@ -62,7 +62,10 @@ func TestBrowserDraftSurvivesStoreDown(t *testing.T) {
 		t.Errorf("Carol is not told her message was not sent; the page is:\n%s", evaluate[string](carol, `document.body.outerHTML`))
 	}
 
+	// Once the chat reaches its database again (under a loaded machine its
+	// pool may take a while to), Alice sends again.
 	db.restore()
+	waitHealthy(t, app.URL, nil)
 	sent := time.Now()
 	alice.pressEnter()
 	alice.waitForEmptyFocusedComposer(sent)

@@ -207,6 +207,13 @@ func (p *cuttableProxy) connect(client net.Conn, gate <-chan struct{}) {
 	if gate != nil {
 		<-gate
 	}
+	p.mu.Lock()
+	down := p.down
+	p.mu.Unlock()
+	if down {
+		client.Close()
+		return
+	}
 	server, err := net.Dial("tcp", p.target)
 	if err != nil {
 		client.Close()
