@@ -68,16 +68,16 @@ type page struct {
 	more bool
 }
 
-// queueOnline queues who is online now, for the next write. It returns why
-// the stream must end, "" if it may go on.
-func (st *Stream) queueOnline() (why string) {
+// queueOnline queues who is online now, for the next write; if that cannot
+// be rendered, the stream opens without it.
+func (st *Stream) queueOnline() {
 	people, err := st.p.onlineFrame(st.room)
 	if err != nil {
+		// The page keeps the panel it has; the messages matter more.
 		st.log.Error("rendering who is online", "err", err)
-		return "render failed"
+		return
 	}
 	st.batch = append(st.batch, people)
-	return ""
 }
 
 // replay sends what Open decided the page missed, reading any further pages

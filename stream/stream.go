@@ -185,9 +185,7 @@ func (st *Stream) open() (last int64, ok bool) {
 	// send who is online now. (A first connect follows the page load, which
 	// showed who was online moments ago.)
 	if st.req.Reconnected {
-		if why = st.queueOnline(); why != "" {
-			return 0, false
-		}
+		st.queueOnline()
 	}
 	if last, why = st.replay(); why != "" {
 		return 0, false
