@@ -78,6 +78,10 @@ type Options struct {
 	// PublicURL is where the app is reached (PUBLIC_URL), with no trailing
 	// slash: sign-in links are built from it, never from the request.
 	PublicURL string
+	// Background counts the work requests leave running after they are
+	// answered (a session's "last seen"), if not nil: wait for it, once the
+	// server has shut down, before closing the stores.
+	Background *sync.WaitGroup
 }
 
 // Limits bound what one session, one client address and everyone together

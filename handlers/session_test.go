@@ -1,15 +1,18 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
 	"github.com/chatzilla/chatzilla/handlers"
+	"github.com/chatzilla/chatzilla/store"
 )
 
 // copyOf is a second browser holding a copy of c's cookies, as someone who
@@ -144,5 +147,61 @@ func TestSessionCookieWrittenBeforeStillWorks(t *testing.T) {
 	old.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 	if page := get(t, old, ts.URL+"/"); !strings.Contains(page.body, `id="composer"`) {
 		t.Error("a session cookie written as gob no longer signs in")
+	}
+}
+
+// staleTouches reports every session as last seen two minutes ago, so each
+// request touches it, and holds each touch until release is closed.
+type staleTouches struct {
+	handlers.SessionRecords
+	release chan struct{}
+	touched chan string
+}
+
+func (s *staleTouches) Session(ctx context.Context, id string) (store.Session, error) {
+	sess, err := s.SessionRecords.Session(ctx, id)
+	sess.LastSeen = time.Now().Add(-2 * time.Minute)
+	return sess, err
+}
+
+func (s *staleTouches) TouchSession(ctx context.Context, id string) error {
+	<-s.release
+	s.touched <- id
+	return s.SessionRecords.TouchSession(ctx, id)
+}
+
+// A session's "last seen" is written after the answer, and counted as
+// background work, which the program waits for before closing the store.
+func TestSessionTouchedInTheBackground(t *testing.T) {
+	var background sync.WaitGroup
+	rec := &staleTouches{release: make(chan struct{}), touched: make(chan string, 10)}
+	ts := newTestServer(t, func(o *handlers.Options) {
+		rec.SessionRecords = o.SessionRecords
+		o.SessionRecords, o.Background = rec, &background
+	})
+	c := ts.joined(t, "ann@example.com")
+	resp, err := c.Get(ts.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / while the touch waits: %d", resp.StatusCode)
+	}
+	waited := make(chan struct{})
+	go func() { background.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Background.Wait returned while a touch was still running")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(rec.release)
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Background.Wait did not return once the touch could finish")
+	}
+	if len(rec.touched) == 0 {
+		t.Fatal("the stale session was not touched")
 	}
 }

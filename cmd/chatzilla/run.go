@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -176,6 +177,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("sign-in", "mode", cfg.SignIn, "public_url", cfg.PublicURL)
 
+	// What requests leave running ends before the store closes (deferred
+	// above, so it runs after this).
+	var background sync.WaitGroup
+	defer background.Wait()
 	srv := &http.Server{
 		Handler: handlers.New(handlers.Options{
 			Store:            st,
@@ -192,6 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			People:           st,
 			Mailer:           outbox,
 			PublicURL:        cfg.PublicURL,
+			Background:       &background,
 			TrustProxy:       cfg.TrustProxy,
 			TrustedHops:      cfg.TrustProxyHops,
 			Limits: handlers.Limits{
