@@ -122,41 +122,33 @@ func (st *Stream) replay() (last int64, why string) {
 // room's hub.
 func (p *Pipeline) startReplay(room, after int64) (replayStart, error) {
 	frames, published, inMemory := p.recent.since(room, after)
-	// The room's newest stored, read once for a crowd resuming together
-	// (see shared). Memory is trusted only up to it: a message stored but
-	// not published here (by the process this one replaced, still
-	// finishing its last posts on the same SQLite file) is read from the
-	// store.
-	v, err := p.shared(fmt.Sprintf("newest in %d, published %d", room, published), func(ctx context.Context) (any, error) {
-		newest, err := p.history.RoomRecentMessages(ctx, room, 1)
-		if err != nil || len(newest) == 0 {
-			return int64(0), err
-		}
-		return newest[0].ID, nil
-	})
-	if err != nil {
-		return replayStart{}, err
-	}
-	newest := v.(int64)
 	// A page further behind than MaxReplay is not sent everything it
 	// missed, which could be the whole history, for every stream a script
 	// cares to open: it is told to reload its list, and the stream goes on
 	// from the newest message. Ids are global, so how far behind a page is
 	// in its room is a count, from memory or (bounded) from the store.
-	if inMemory && newest <= published {
+	//
+	// Memory serves a resume without reading the store: what was stored
+	// and not yet published here (another instance's post on its way
+	// through NOTIFY, or the replaced process's last posts on the same
+	// SQLite file, which the follower reads as a gap) is published later,
+	// and reaches the stream through the hub it has subscribed to. After a
+	// restart, with posts going on, a resume that waited for the store to
+	// say which id is newest waited behind every other reconnect's reads.
+	if inMemory {
 		if len(frames) > p.maxReplay {
 			return replayStart{reload: true, page: page{last: published}}, nil
 		}
 		return replayStart{page: page{frames: frames, last: max(after, published)}}, nil
 	}
-	v, err = p.shared(fmt.Sprintf("count %d after %d, published %d", room, after, published), func(ctx context.Context) (any, error) {
+	v, err := p.shared(fmt.Sprintf("count %d after %d, published %d", room, after, published), func(ctx context.Context) (any, error) {
 		return p.history.RoomCountAfter(ctx, room, after, p.maxReplay+1)
 	})
 	if err != nil {
 		return replayStart{}, err
 	}
 	if v.(int) > p.maxReplay {
-		return replayStart{reload: true, page: page{last: max(newest, published)}}, nil
+		return replayStart{reload: true, page: page{last: max(after, published)}}, nil
 	}
 	pg, err := p.storedPage(room, after, nil, published)
 	return replayStart{page: pg}, err
