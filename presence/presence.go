@@ -26,10 +26,12 @@ type Change struct {
 // Directory shares presence between instances. Every method may be slow (it
 // talks to the database); the Roster calls them from Run's goroutine only.
 type Directory interface {
-	// Arrive records that this instance has email online; Depart that it no
-	// longer has.
-	Arrive(ctx context.Context, email string) error
-	Depart(ctx context.Context, email string) error
+	// Arrive records that this instance has these people online; Depart
+	// that it no longer has. Run gathers what happened since its last
+	// write into one call of each: after a restart every page arrives at
+	// once, and one write per person, one at a time, held them all up.
+	Arrive(ctx context.Context, emails []string) error
+	Depart(ctx context.Context, emails []string) error
 	// Refresh records that this instance has exactly the people in here,
 	// which heals any Arrive or Depart that failed, keeps the records alive,
 	// and forgets those of instances that stopped refreshing (crashed).
@@ -54,6 +56,7 @@ type Roster struct {
 	dirty   bool                   // here changed since the last publish
 	online  []string               // last published set, sorted
 	ops     chan op                // to Run: directory writes, in order
+	lost    bool                   // an op did not fit in ops: Run refreshes the whole set
 }
 
 type op struct {
@@ -61,8 +64,9 @@ type op struct {
 	arrive bool
 }
 
-// opsBuffer bounds the directory writes waiting for Run; beyond it, callers
-// wait, which only happens if the database is far slower than people join.
+// opsBuffer bounds the directory writes waiting for Run; beyond it, they
+// are dropped, and Run's next tick records who is here as a whole (Refresh)
+// instead: a slow database never holds up a stream.
 const opsBuffer = 4096
 
 // New returns a roster. onChange is called from Run's goroutine for every
@@ -151,7 +155,7 @@ func (r *Roster) enter(email string) (exit func(immediate bool)) {
 	}
 	r.mu.Unlock()
 	if arrived && r.dir != nil {
-		r.ops <- op{email: email, arrive: true}
+		r.send(op{email: email, arrive: true})
 	}
 
 	var once sync.Once
@@ -191,11 +195,28 @@ func (r *Roster) depart(email string) {
 	delete(r.here, email)
 	r.dirty = true
 	if r.dir != nil {
-		select {
-		case r.ops <- op{email: email}:
-		default:
-			// Run is far behind; its next Refresh records the departure.
-		}
+		r.sendLocked(op{email: email})
+	}
+}
+
+// send queues o for Run, or, if Run is far behind, has its next tick
+// record who is here as a whole.
+func (r *Roster) send(o op) {
+	select {
+	case r.ops <- o:
+	default:
+		r.mu.Lock()
+		r.lost = true
+		r.mu.Unlock()
+	}
+}
+
+// sendLocked is send, with r.mu held.
+func (r *Roster) sendLocked(o op) {
+	select {
+	case r.ops <- o:
+	default:
+		r.lost = true
 	}
 }
 

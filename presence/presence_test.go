@@ -196,3 +196,100 @@ func waitOnline(t *testing.T, roster *presence.Roster, want []string, what strin
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// slowDirectory is a directory in memory whose writes wait for release,
+// as a database busy with a restart's crowd would, and count its calls.
+type slowDirectory struct {
+	release chan struct{}
+
+	mu      sync.Mutex
+	here    map[string]bool
+	writes  int
+	biggest int
+}
+
+func (d *slowDirectory) set(emails []string, on bool) {
+	<-d.release
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writes++
+	d.biggest = max(d.biggest, len(emails))
+	for _, e := range emails {
+		if on {
+			d.here[e] = true
+		} else {
+			delete(d.here, e)
+		}
+	}
+}
+
+func (d *slowDirectory) Arrive(ctx context.Context, emails []string) error {
+	d.set(emails, true)
+	return nil
+}
+
+func (d *slowDirectory) Depart(ctx context.Context, emails []string) error {
+	d.set(emails, false)
+	return nil
+}
+
+func (d *slowDirectory) Refresh(ctx context.Context, here []string) error {
+	<-d.release
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.here = map[string]bool{}
+	for _, e := range here {
+		d.here[e] = true
+	}
+	return nil
+}
+
+func (d *slowDirectory) Online(ctx context.Context) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var online []string
+	for e := range d.here {
+		online = append(online, e)
+	}
+	slices.Sort(online)
+	return online, nil
+}
+
+// TestCrowdArrivesThroughASlowDirectory: after a restart every stream
+// enters at once. None waits for the directory, however slow, and the
+// arrivals are written in a few calls, not one each; once the directory
+// answers, it holds everyone.
+func TestCrowdArrivesThroughASlowDirectory(t *testing.T) {
+	dir := &slowDirectory{release: make(chan struct{}), here: map[string]bool{}}
+	roster := running(t, presence.New(dir, 0, func(presence.Change) {}))
+	const crowd = 10_000 // more than the roster queues
+	entered := make(chan struct{})
+	go func() {
+		defer close(entered)
+		for i := range crowd {
+			roster.Enter(fmt.Sprintf("p%05d@example.com", i))
+		}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("streams entering waited for the directory")
+	}
+	close(dir.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		online, _ := dir.Online(context.Background())
+		if len(online) == crowd {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the directory holds %d of %d people", len(online), crowd)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	dir.mu.Lock()
+	defer dir.mu.Unlock()
+	if dir.writes > 10 || dir.biggest < 100 {
+		t.Errorf("%d arrivals took %d writes, the biggest of %d people; want a few big ones", crowd, dir.writes, dir.biggest)
+	}
+}

@@ -65,13 +65,15 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 		case o := <-r.ops:
 			r.write(o, call)
 		case now := <-ticker.C:
-			r.writePending(call)
+			r.write(op{}, call)
 			r.mu.Lock()
 			dirty := r.dirty
 			r.dirty = false
+			lost := r.lost
+			r.lost = false
 			here := r.hereSorted()
 			r.mu.Unlock()
-			if now.Sub(lastRefresh) >= refreshInterval {
+			if lost || now.Sub(lastRefresh) >= refreshInterval {
 				if call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) }) {
 					lastRefresh = now
 				}
@@ -91,23 +93,34 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// writePending records every arrival and departure waiting, so a read of the
-// directory right after includes them.
-func (r *Roster) writePending(call func(string, func(context.Context) error) bool) {
-	for {
+// write records first (if it has an email) and every arrival and departure
+// waiting behind it, in one call of each: for each person the last of
+// their ops is what holds now.
+func (r *Roster) write(first op, call func(string, func(context.Context) error) bool) {
+	last := map[string]bool{}
+	if first.email != "" {
+		last[first.email] = first.arrive
+	}
+	for more := true; more; {
 		select {
 		case o := <-r.ops:
-			r.write(o, call)
+			last[o.email] = o.arrive
 		default:
-			return
+			more = false
 		}
 	}
-}
-
-func (r *Roster) write(o op, call func(string, func(context.Context) error) bool) {
-	if o.arrive {
-		call("recording an arrival", func(ctx context.Context) error { return r.dir.Arrive(ctx, o.email) })
-	} else {
-		call("recording a departure", func(ctx context.Context) error { return r.dir.Depart(ctx, o.email) })
+	var arrived, departed []string
+	for email, arrive := range last {
+		if arrive {
+			arrived = append(arrived, email)
+		} else {
+			departed = append(departed, email)
+		}
+	}
+	if len(arrived) > 0 {
+		call("recording arrivals", func(ctx context.Context) error { return r.dir.Arrive(ctx, arrived) })
+	}
+	if len(departed) > 0 {
+		call("recording departures", func(ctx context.Context) error { return r.dir.Depart(ctx, departed) })
 	}
 }

@@ -23,19 +23,20 @@ func (p *Postgres) Presence(instance string) *PresenceDirectory {
 	return &PresenceDirectory{p: p, instance: instance}
 }
 
-// Arrive records that this instance has email online.
-func (d *PresenceDirectory) Arrive(ctx context.Context, email string) error {
-	_, err := d.p.pool.Exec(ctx, `INSERT INTO presence (instance, email) VALUES ($1, $2)
-		ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, d.instance, email)
+// Arrive records that this instance has these people online.
+func (d *PresenceDirectory) Arrive(ctx context.Context, emails []string) error {
+	_, err := d.p.pool.Exec(ctx, `INSERT INTO presence (instance, email)
+		SELECT $1, e FROM (SELECT DISTINCT unnest($2::text[]) AS e) AS emails
+		ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, d.instance, emails)
 	if err != nil {
 		return fmt.Errorf("store: presence arrive: %w", err)
 	}
 	return nil
 }
 
-// Depart records that this instance no longer has email online.
-func (d *PresenceDirectory) Depart(ctx context.Context, email string) error {
-	_, err := d.p.pool.Exec(ctx, `DELETE FROM presence WHERE instance = $1 AND email = $2`, d.instance, email)
+// Depart records that this instance no longer has these people online.
+func (d *PresenceDirectory) Depart(ctx context.Context, emails []string) error {
+	_, err := d.p.pool.Exec(ctx, `DELETE FROM presence WHERE instance = $1 AND email = ANY($2)`, d.instance, emails)
 	if err != nil {
 		return fmt.Errorf("store: presence depart: %w", err)
 	}

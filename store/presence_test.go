@@ -41,15 +41,19 @@ func TestPresenceDirectory(t *testing.T) {
 	}
 
 	online()
-	must(a.Arrive(ctx, "zoe@example.com"))
-	must(a.Arrive(ctx, "ann@example.com"))
-	must(a.Arrive(ctx, "ann@example.com")) // twice: still once
-	must(b.Arrive(ctx, "ann@example.com")) // on two instances: once
-	must(b.Arrive(ctx, "Bob@example.com"))
+	must(a.Arrive(ctx, []string{"zoe@example.com", "ann@example.com", "ann@example.com"})) // twice: still once
+	must(a.Arrive(ctx, []string{"ann@example.com"}))                                       // again: still once
+	must(b.Arrive(ctx, []string{"ann@example.com"}))                                       // on two instances: once
+	must(b.Arrive(ctx, []string{"Bob@example.com"}))
 	online("Bob@example.com", "ann@example.com", "zoe@example.com") // byte order
-	must(a.Depart(ctx, "ann@example.com"))
+	must(a.Depart(ctx, []string{"ann@example.com"}))
 	online("Bob@example.com", "ann@example.com", "zoe@example.com") // b still has ann
 	must(b.Refresh(ctx, []string{"Bob@example.com"}))               // b lost ann
+	online("Bob@example.com", "zoe@example.com")
+	must(b.Arrive(ctx, []string{"cy@example.com", "dee@example.com"}))
+	must(b.Depart(ctx, []string{"cy@example.com", "Bob@example.com", "nobody@example.com"}))
+	online("dee@example.com", "zoe@example.com")
+	must(b.Refresh(ctx, []string{"Bob@example.com"})) // back to Bob alone
 	online("Bob@example.com", "zoe@example.com")
 
 	// An instance that stops refreshing is forgotten.
