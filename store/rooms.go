@@ -67,6 +67,9 @@ type RoomState struct {
 	LastRead int64  // the last message id they have read in it (0: none)
 	Unread   int    // messages after LastRead not sent by them, capped at MaxUnread
 	Other    string // direct rooms: the other person's email; else ""
+	// Newest is the room's newest message id as the count saw it (0: none):
+	// a message published later with a greater id is not in Unread.
+	Newest int64
 }
 
 // DirectSlug is the slug of the direct room of a and b, whichever way round

@@ -257,7 +257,7 @@ func (p *Postgres) RoomsOf(ctx context.Context, email string) ([]RoomState, erro
 		}
 		rooms, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoomState, error) {
 			var r RoomState
-			return r, scanPostgresRoom(row, &r.Room, &r.LastRead, &r.Unread, &r.Other)
+			return r, scanPostgresRoom(row, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest)
 		})
 		return err
 	})

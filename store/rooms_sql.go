@@ -15,7 +15,7 @@ func sqliteParams(query string) string { return strings.ReplaceAll(query, "$", "
 // sidebar shows of each: general (always, last_read from its row if any),
 // then every room they are a member of. Each unread count stops at $2
 // (MaxUnread) rows of the room's index on (room_id, id), so it costs little
-// however far behind they are. A direct room names the other person.
+// however far behind they are. A direct room names the other person; Newest is the room's newest message id.
 const selectRoomsOf = `WITH mine (room_id, last_read) AS (
 		SELECT 1, COALESCE((SELECT last_read FROM room_members WHERE room_id = 1 AND email = $1), 0)
 		UNION ALL
@@ -28,7 +28,8 @@ const selectRoomsOf = `WITH mine (room_id, last_read) AS (
 			ORDER BY m.id LIMIT $2) AS unread),
 		CASE WHEN r.kind = 'direct' THEN COALESCE((
 			SELECT o.email FROM room_members o
-			WHERE o.room_id = r.id AND o.email <> $1 ORDER BY o.email LIMIT 1), '') ELSE '' END
+			WHERE o.room_id = r.id AND o.email <> $1 ORDER BY o.email LIMIT 1), '') ELSE '' END,
+		COALESCE((SELECT max(m.id) FROM messages m WHERE m.room_id = r.id), 0)
 	FROM mine JOIN rooms r ON r.id = mine.room_id`
 
 const (

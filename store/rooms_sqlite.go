@@ -239,7 +239,7 @@ func (s *SQLite) RoomsOf(ctx context.Context, email string) ([]RoomState, error)
 	var rooms []RoomState
 	for rows.Next() {
 		var r RoomState
-		if err := scanSQLiteRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other); err != nil {
+		if err := scanSQLiteRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		rooms = append(rooms, r)

@@ -540,8 +540,11 @@ func testUnread(t *testing.T, st roomStore, _ opener) {
 	mustPost(t, st, team.ID, bob, "b1")
 	a3 := mustPost(t, st, team.ID, ann, "a3")
 	mustPost(t, st, dmAnn.ID, ann, "psst")
-	if got := roomState(t, roomsOf(t, st, bob), "team"); got.Unread != 3 || got.LastRead != 0 {
-		t.Errorf("bob's team: %+v, want 3 unread", got)
+	if got := roomState(t, roomsOf(t, st, bob), "team"); got.Unread != 3 || got.LastRead != 0 || got.Newest != a3.ID {
+		t.Errorf("bob's team: %+v, want 3 unread, newest %d", got, a3.ID)
+	}
+	if got := roomState(t, roomsOf(t, st, bob), "art"); got.Newest != 0 {
+		t.Errorf("bob's art, with no message: newest %d, want 0", got.Newest)
 	}
 	if got := roomState(t, roomsOf(t, st, ann), "team"); got.Unread != 1 {
 		t.Errorf("ann's team: %+v, want 1 unread (bob's)", got)

@@ -32,6 +32,9 @@ const (
 	// new process's work during the storm, which the reconnects needed.
 	crowdOpens = 500
 	maxLate    = 10 * time.Second
+	// maxDuring bounds the messages kept for one reader while their rooms
+	// are read; past it, their rooms are read again.
+	maxDuring = 1024
 )
 
 // readers keeps, for the people with a stream open on this instance, which
@@ -45,7 +48,10 @@ const (
 // Counts start from the store (RoomsOf, read when a person's first stream
 // opens here or one opens in a room they had none in, and again after they
 // read a room, join or leave one: see Pipeline.Announce) and then grow with
-// each message published here, which every instance sees.
+// each message published here, which every instance sees. The read says
+// each room's newest id as it counted: a message published while it runs
+// is added if it came after (the read missed it), and one published after
+// it is not if it came before (the read counted it).
 type readers struct {
 	rooms func(ctx context.Context, email string) ([]store.RoomState, error)
 	names func(ctx context.Context, emails []string) (map[string]string, error)
@@ -58,6 +64,9 @@ type readers struct {
 	people map[string]*reader
 	byRoom map[int64]map[*reader]struct{}
 	dirty  map[*reader]struct{} // readers with counts to send
+	// loading are the readers whose rooms are being read, with how many
+	// reads: the messages published meanwhile are kept for them (during).
+	loading map[*reader]int
 	// pending are the readers whose rooms must be read (again), and now
 	// the order they came in (a reader no longer pending is passed over).
 	// Taking any key of a map that has had thousands deleted walks its
@@ -80,6 +89,10 @@ type reader struct {
 	counts  []roomCount // nil until read
 	loads   int         // reads started, so an older one cannot overwrite a newer
 	queued  time.Time   // when it became pending
+	// during are the messages (not theirs) published while their rooms
+	// were being read; overflow: more than maxDuring were.
+	during   []seenMessage
+	overflow bool
 	// rooms are the reader's rooms, for the lists in their sidebar, kept
 	// only when those changed (a room joined, left or opened with them)
 	// and the streams have not been sent them.
@@ -91,8 +104,12 @@ type reader struct {
 type roomCount struct {
 	room    int64
 	n       int
+	upTo    int64 // the newest id the count includes: later messages add to it
 	changed bool
 }
+
+// seenMessage is a message published while someone's rooms were read.
+type seenMessage struct{ room, id int64 }
 
 func newReaders(c Config) *readers {
 	return &readers{
@@ -102,6 +119,7 @@ func newReaders(c Config) *readers {
 		people:  map[string]*reader{},
 		byRoom:  map[int64]map[*reader]struct{}{},
 		dirty:   map[*reader]struct{}{},
+		loading: map[*reader]int{},
 	}
 }
 
@@ -313,6 +331,17 @@ func (rs *readers) take(q *[]*reader, by time.Time) *reader {
 func (rs *readers) read(ctx context.Context, r *reader, load int) {
 	ctx, cancel := context.WithTimeout(ctx, roomsTimeout)
 	defer cancel()
+	rs.mu.Lock()
+	rs.loading[r]++
+	rs.mu.Unlock()
+	defer func() {
+		rs.mu.Lock()
+		if rs.loading[r]--; rs.loading[r] <= 0 {
+			delete(rs.loading, r)
+			r.during, r.overflow = nil, false
+		}
+		rs.mu.Unlock()
+	}()
 	states, err := rs.rooms(ctx, r.email)
 	if err != nil {
 		rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
@@ -342,10 +371,21 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 	rs.unindex(r)
 	r.counts = make([]roomCount, len(states))
 	for i, s := range states {
-		r.counts[i] = roomCount{room: s.ID, n: s.Unread, changed: true}
+		n := s.Unread
+		for _, m := range r.during {
+			if m.room == s.ID && m.id > s.Newest {
+				n++ // published while the read ran, and after what it counted
+			}
+		}
+		r.counts[i] = roomCount{room: s.ID, n: min(n, store.MaxUnread), upTo: s.Newest, changed: true}
 	}
 	rs.index(r)
 	rs.dirty[r] = struct{}{}
+	if r.overflow {
+		rs.mu.Unlock()
+		rs.queue(r, false) // too much happened meanwhile to tell: read again
+		rs.mu.Lock()
+	}
 }
 
 // links are the reader's rooms as their sidebar lists them, with the names
@@ -393,17 +433,27 @@ func (rs *readers) message(m store.Message) {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	for r := range rs.loading {
+		if r.email == m.Sender {
+			continue
+		}
+		if len(r.during) < maxDuring {
+			r.during = append(r.during, seenMessage{room: m.RoomID, id: m.ID})
+		} else {
+			r.overflow = true
+		}
+	}
 	for r := range rs.byRoom[m.RoomID] {
 		if r.email == m.Sender {
 			continue
 		}
 		for i := range r.counts {
-			if c := &r.counts[i]; c.room == m.RoomID {
+			if c := &r.counts[i]; c.room == m.RoomID && m.ID > c.upTo {
 				c.n = min(c.n+1, store.MaxUnread)
 				c.changed = true
+				rs.dirty[r] = struct{}{}
 			}
 		}
-		rs.dirty[r] = struct{}{}
 	}
 }
 

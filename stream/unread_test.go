@@ -70,3 +70,65 @@ func TestReconnectedPagesRoomsReadAfterTheCrowd(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadCountsWhatTheReadMissed: messages published while a reader's
+// rooms are read are counted if the read did not (their id is past the
+// room's newest as it counted), and a message the read counted is not
+// counted again when it is published after (another instance's, late).
+func TestUnreadCountsWhatTheReadMissed(t *testing.T) {
+	t.Parallel()
+	const ops = 2
+	asked, answer := make(chan struct{}), make(chan []store.RoomState)
+	rs := newReaders(Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Rooms: func(ctx context.Context, email string) ([]store.RoomState, error) {
+			close(asked)
+			return <-answer, nil
+		},
+	})
+	rs.private = true
+	rs.add(&Stream{req: Request{Email: "bob@example.com"}, room: &room{id: store.GeneralID}})
+	rs.mu.Lock()
+	bob := rs.people["bob@example.com"]
+	load := bob.loads
+	rs.mu.Unlock()
+	read := make(chan struct{})
+	go func() { defer close(read); rs.read(t.Context(), bob, load) }()
+	<-asked
+	// The read counted ops up to message 10, which had 3 unread; 11 and
+	// 12 are published while it runs (12 is Bob's own).
+	rs.message(store.Message{ID: 11, RoomID: ops, Sender: "ann@example.com"})
+	rs.message(store.Message{ID: 12, RoomID: ops, Sender: "bob@example.com"})
+	answer <- []store.RoomState{
+		{Room: store.Room{ID: store.GeneralID}},
+		{Room: store.Room{ID: ops}, Unread: 3, Newest: 10},
+	}
+	<-read
+	unread := func() int {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		for _, c := range bob.counts {
+			if c.room == ops {
+				return c.n
+			}
+		}
+		t.Fatal("no count for ops")
+		return 0
+	}
+	if got := unread(); got != 4 {
+		t.Fatalf("after the read: %d unread in ops, want 4 (3 counted, 11 published meanwhile)", got)
+	}
+	rs.message(store.Message{ID: 9, RoomID: ops, Sender: "ann@example.com"}) // counted by the read already
+	if got := unread(); got != 4 {
+		t.Errorf("message 9 published after a read that counted it: %d unread, want 4", got)
+	}
+	rs.message(store.Message{ID: 13, RoomID: ops, Sender: "ann@example.com"})
+	if got := unread(); got != 5 {
+		t.Errorf("after message 13: %d unread, want 5", got)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.loading) != 0 || bob.during != nil {
+		t.Errorf("after the read: %d readers loading, bob kept %d messages", len(rs.loading), len(bob.during))
+	}
+}
