@@ -11,13 +11,20 @@ import (
 // for a while; another load extends it; then they leave without grace.
 func TestVisitCountsForAWhile(t *testing.T) {
 	roster := running(t, presence.New(nil, time.Hour, func(presence.Change) {}))
-	roster.Visit("carol@example.com", 400*time.Millisecond)
+	// A visit counts for 2 s. The second load comes 1 s after the first
+	// (and after who is online was published, a tick or so later); 1.5 s
+	// after it, the first visit has ended and its departure would have
+	// been published (a tick at most), and the second still counts.
+	first := time.Now()
+	roster.Visit("carol@example.com", 2*time.Second)
 	waitOnline(t, roster, []string{"carol@example.com"}, "after a page load")
-	time.Sleep(250 * time.Millisecond)
-	roster.Visit("carol@example.com", 400*time.Millisecond) // the next page load
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(time.Second)
+	second := time.Now()
+	roster.Visit("carol@example.com", 2*time.Second) // the next page load
+	time.Sleep(1500 * time.Millisecond)
 	if got := roster.Online(); len(got) != 1 {
-		t.Fatalf("online %q 250 ms after a second page load, want carol still", got)
+		t.Fatalf("online %q %v after a second page load (%v after the first), want carol still",
+			got, time.Since(second).Round(time.Millisecond), time.Since(first).Round(time.Millisecond))
 	}
 	waitOnline(t, roster, []string{}, "once the last page load is a while ago (despite the hour of grace)")
 }
