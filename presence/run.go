@@ -76,6 +76,10 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			if lost || now.Sub(lastRefresh) >= refreshInterval {
 				if call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) }) {
 					lastRefresh = now
+				} else if lost {
+					r.mu.Lock()
+					r.lost = true // try again next tick
+					r.mu.Unlock()
 				}
 			}
 			if !dirty && now.Sub(lastPoll) < pollInterval {

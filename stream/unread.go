@@ -33,8 +33,9 @@ const (
 	crowdOpens = 500
 	maxLate    = 10 * time.Second
 	// maxDuring bounds the messages kept for one reader while their rooms
-	// are read; past it, their rooms are read again.
-	maxDuring = 1024
+	// are read; past it, their rooms are read again (once the crowd, if
+	// any, has passed) if one of those not kept could be theirs.
+	maxDuring = 4096
 )
 
 // readers keeps, for the people with a stream open on this instance, which
@@ -90,9 +91,10 @@ type reader struct {
 	loads   int         // reads started, so an older one cannot overwrite a newer
 	queued  time.Time   // when it became pending
 	// during are the messages (not theirs) published while their rooms
-	// were being read; overflow: more than maxDuring were.
-	during   []seenMessage
-	overflow bool
+	// were being read; dropped is the newest id of those not kept, past
+	// maxDuring (0: none).
+	during  []seenMessage
+	dropped int64
 	// rooms are the reader's rooms, for the lists in their sidebar, kept
 	// only when those changed (a room joined, left or opened with them)
 	// and the streams have not been sent them.
@@ -338,7 +340,7 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 		rs.mu.Lock()
 		if rs.loading[r]--; rs.loading[r] <= 0 {
 			delete(rs.loading, r)
-			r.during, r.overflow = nil, false
+			r.during, r.dropped = nil, 0
 		}
 		rs.mu.Unlock()
 	}()
@@ -370,7 +372,9 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 	}
 	rs.unindex(r)
 	r.counts = make([]roomCount, len(states))
+	var newest int64
 	for i, s := range states {
+		newest = max(newest, s.Newest)
 		n := s.Unread
 		for _, m := range r.during {
 			if m.room == s.ID && m.id > s.Newest {
@@ -381,9 +385,14 @@ func (rs *readers) read(ctx context.Context, r *reader, load int) {
 	}
 	rs.index(r)
 	rs.dirty[r] = struct{}{}
-	if r.overflow {
+	// Messages not kept that may be past what the read counted (ids are
+	// committed in order): too much happened meanwhile to tell, so read
+	// again. What was kept is done with, whatever other read is under way.
+	again := r.dropped > newest
+	r.during, r.dropped = nil, 0
+	if again {
 		rs.mu.Unlock()
-		rs.queue(r, false) // too much happened meanwhile to tell: read again
+		rs.queue(r, true)
 		rs.mu.Lock()
 	}
 }
@@ -440,7 +449,7 @@ func (rs *readers) message(m store.Message) {
 		if len(r.during) < maxDuring {
 			r.during = append(r.during, seenMessage{room: m.RoomID, id: m.ID})
 		} else {
-			r.overflow = true
+			r.dropped = max(r.dropped, m.ID)
 		}
 	}
 	for r := range rs.byRoom[m.RoomID] {

@@ -235,6 +235,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	select {
 	case err := <-serveErr:
+		// Requests still running end before the store closes (and before
+		// the wait for what they left running).
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
 		return err
 	case <-ctx.Done():
 	}
