@@ -425,6 +425,26 @@
 			if (config) config.reconnectDelay = reconnectDelay;
 		});
 		list.addEventListener("htmx:sse:close", down);
+		// The first connect is a plain request: if it fails (the page loaded
+		// as the server restarted, or the network was down), the extension
+		// never starts its own reconnecting. Try again as it would, with a
+		// growing wait, until the stream is open.
+		let firstTries = 0;
+		list.addEventListener("htmx:finally:request", (e) => {
+			if (e.target !== list || (list._htmx && list._htmx.sse) || ended) return;
+			const status = e.detail.ctx && e.detail.ctx.response && e.detail.ctx.response.status;
+			if (status === 401) {
+				sessionEnded();
+				return;
+			}
+			down();
+			const wait = Math.min(reconnectDelay * 2 ** firstTries++, 60000) * (0.7 + 0.6 * Math.random());
+			setTimeout(() => {
+				if (!ended && list.isConnected && !(list._htmx && list._htmx.sse)) {
+					window.htmx.ajax("GET", list.getAttribute("hx-sse:connect"), { source: list });
+				}
+			}, wait);
+		});
 		list.addEventListener("chatzilla-reload", (e) => reloadList(list, e.detail && e.detail.data));
 
 		const box = document.getElementById("message");

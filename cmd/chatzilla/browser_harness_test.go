@@ -319,6 +319,31 @@ func (p *browserPerson) delayRequests(pattern string, d time.Duration) {
 	}()
 }
 
+// refuseRequests fails the first n requests of p's page whose URL matches
+// pattern as a refused connection would (a server restarting), and lets
+// the later ones through.
+func (p *browserPerson) refuseRequests(pattern string, n int) {
+	p.t.Helper()
+	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		p.t.Fatalf("intercepting %s's requests: %v", p.name, err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return // the test is over
+			}
+			// An error means the tab is gone, and the request with it.
+			if n > 0 {
+				n--
+				_, _ = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionRefused})
+			} else {
+				_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			}
+		}
+	}()
+}
+
 // copyCookiesFrom gives p the cookies that from's browser holds for base, as
 // someone who copied them would.
 func (p *browserPerson) copyCookiesFrom(from *browserPerson, base string) {

@@ -288,6 +288,37 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 	alice.expectMessages("bob@example.com: before the restart", "bob@example.com: while you were away", "carol@example.com: after the restart")
 }
 
+// A page whose first stream request fails (it loaded as the server
+// restarted) says it is reconnecting, tries again, and goes live.
+func TestBrowserFirstStreamRequestFails(t *testing.T) {
+	chromium := requireChromium(t)
+	app := startChatzilla(t, nil)
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.refuseRequests("*/events*", 2)
+	alice.join(app.URL, "alice@example.com")
+	alice.keepPageOpen()
+	alice.waitUntil(5*time.Second, "Reconnecting… shows while the stream cannot open", func() string {
+		if !alice.connectionShown() {
+			return "it is not shown: " + alice.connectionHTML()
+		}
+		return ""
+	})
+	back := alice.waitUntil(reconnectDeadline, "the stream opens on a later try", func() string {
+		if alice.connectionShown() {
+			return "Reconnecting… is still shown: " + alice.connectionHTML()
+		}
+		if n := countLog(app, `msg="stream connected"`, "sender=alice@example.com"); n != 1 {
+			return fmt.Sprintf("%d streams of Alice's connected, want 1", n)
+		}
+		return ""
+	})
+	t.Logf("the stream opened %v after two refused tries", back.Round(time.Millisecond))
+	sent := time.Now()
+	join(t, app.URL, "bob@example.com").say("you are live")
+	alice.waitForLiveMessage("bob@example.com: you are live", sent)
+}
+
 func TestBrowserLoadOlderMessages(t *testing.T) {
 	chromium := requireChromium(t)
 	app := startChatzilla(t, map[string]string{"HISTORY_SIZE": "5"})
