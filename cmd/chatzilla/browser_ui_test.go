@@ -319,6 +319,31 @@ func TestBrowserFirstStreamRequestFails(t *testing.T) {
 	alice.waitForLiveMessage("bob@example.com: you are live", sent)
 }
 
+// A message that follows on from its sender's last one shows no name of
+// its own, unless a notice (someone joined) came between: it would read as
+// the notice's.
+func TestBrowserFollowOnAfterANoticeShowsItsSender(t *testing.T) {
+	chromium := requireChromium(t)
+	app := startChatzilla(t, nil)
+	bob := join(t, app.URL, "bob@example.com")
+	bob.say("one")
+	bob.say("two") // follows on from one
+	browser := startBrowser(t, chromium)
+	alice := browser.open(t, "Alice", javaScriptOn)
+	alice.join(app.URL, "alice@example.com")
+	alice.keepPageOpen()
+	alice.waitForNotice(liveDeadline, "alice@example.com joined")
+	sent := time.Now()
+	bob.say("three") // follows on from two, after the notice
+	alice.waitForLiveMessage("bob@example.com: three", sent)
+	got := evaluate[[]bool](alice, `Array.from(document.querySelectorAll("#messages > li.msg"),
+		li => li.querySelector(":scope > b").getBoundingClientRect().width > 1)`)
+	if want := []bool{true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("the sender's name shown on one, two, three: %v, want %v; the list is:\n%s", got, want,
+			evaluate[string](alice, `document.getElementById("messages").outerHTML`))
+	}
+}
+
 func TestBrowserLoadOlderMessages(t *testing.T) {
 	chromium := requireChromium(t)
 	app := startChatzilla(t, map[string]string{"HISTORY_SIZE": "5"})
