@@ -299,24 +299,12 @@ func (p *browserPerson) setWindowState(state browser.WindowState) {
 // that every page load asks again.
 func (p *browserPerson) delayRequests(pattern string, d time.Duration) {
 	p.t.Helper()
-	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
 	if _, err := chromedp.Call(p.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
 		p.t.Fatalf("turning off %s's cache: %v", p.name, err)
 	}
-	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
-		p.t.Fatalf("intercepting %s's requests: %v", p.name, err)
-	}
-	go func() {
-		for ev, err := range paused {
-			if err != nil {
-				return // the test is over
-			}
-			time.AfterFunc(d, func() {
-				// An error means the tab is gone, and the request with it.
-				_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
-			})
-		}
-	}()
+	p.intercept(pattern, func(id fetch.RequestID) {
+		time.AfterFunc(d, func() { p.continueRequest(id) })
+	})
 }
 
 // refuseRequests fails the first n requests of p's page whose URL matches
@@ -324,24 +312,39 @@ func (p *browserPerson) delayRequests(pattern string, d time.Duration) {
 // the later ones through.
 func (p *browserPerson) refuseRequests(pattern string, n int) {
 	p.t.Helper()
-	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
+	p.intercept(pattern, func(id fetch.RequestID) {
+		if n > 0 {
+			n--
+			// An error means the tab is gone, and the request with it.
+			_, _ = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: id, ErrorReason: network.ErrorReasonConnectionRefused})
+			return
+		}
+		p.continueRequest(id)
+	})
+}
+
+// intercept pauses each request of p's page whose URL matches pattern and
+// hands it to paused, one at a time, until the test ends.
+func (p *browserPerson) intercept(pattern string, paused func(fetch.RequestID)) {
+	p.t.Helper()
+	events := chromedp.Events(p.ctx, fetch.RequestPaused)
 	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
 		p.t.Fatalf("intercepting %s's requests: %v", p.name, err)
 	}
 	go func() {
-		for ev, err := range paused {
+		for ev, err := range events {
 			if err != nil {
 				return // the test is over
 			}
-			// An error means the tab is gone, and the request with it.
-			if n > 0 {
-				n--
-				_, _ = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionRefused})
-			} else {
-				_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
-			}
+			paused(ev.RequestID)
 		}
 	}()
+}
+
+// continueRequest lets a paused request go on; an error means the tab is
+// gone, and the request with it.
+func (p *browserPerson) continueRequest(id fetch.RequestID) {
+	_, _ = chromedp.Call(p.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id})
 }
 
 // copyCookiesFrom gives p the cookies that from's browser holds for base, as
