@@ -14,6 +14,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,7 +57,7 @@ type Roster struct {
 	dirty   bool                   // here changed since the last publish
 	online  []string               // last published set, sorted
 	ops     chan op                // to Run: directory writes, in order
-	lost    bool                   // an op did not fit in ops: Run refreshes the whole set
+	lost    atomic.Bool            // an op did not fit in ops: Run refreshes the whole set
 }
 
 type op struct {
@@ -195,28 +196,17 @@ func (r *Roster) depart(email string) {
 	delete(r.here, email)
 	r.dirty = true
 	if r.dir != nil {
-		r.sendLocked(op{email: email})
+		r.send(op{email: email})
 	}
 }
 
 // send queues o for Run, or, if Run is far behind, has its next tick
-// record who is here as a whole.
+// record who is here as a whole. It never waits, with or without r.mu.
 func (r *Roster) send(o op) {
 	select {
 	case r.ops <- o:
 	default:
-		r.mu.Lock()
-		r.lost = true
-		r.mu.Unlock()
-	}
-}
-
-// sendLocked is send, with r.mu held.
-func (r *Roster) sendLocked(o op) {
-	select {
-	case r.ops <- o:
-	default:
-		r.lost = true
+		r.lost.Store(true)
 	}
 }
 

@@ -66,20 +66,18 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			r.write(o, call)
 		case now := <-ticker.C:
 			r.write(op{}, call)
+			// Before here is read: a drop after this is healed next tick.
+			lost := r.lost.Swap(false)
 			r.mu.Lock()
 			dirty := r.dirty
 			r.dirty = false
-			lost := r.lost
-			r.lost = false
 			here := r.hereSorted()
 			r.mu.Unlock()
 			if lost || now.Sub(lastRefresh) >= refreshInterval {
 				if call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) }) {
 					lastRefresh = now
 				} else if lost {
-					r.mu.Lock()
-					r.lost = true // try again next tick
-					r.mu.Unlock()
+					r.lost.Store(true) // try again next tick
 				}
 			}
 			if !dirty && now.Sub(lastPoll) < pollInterval {
