@@ -79,8 +79,8 @@ type Options struct {
 	// slash: sign-in links are built from it, never from the request.
 	PublicURL string
 	// Background counts the work requests leave running after they are
-	// answered (a session's "last seen"), if not nil: wait for it, once the
-	// server has shut down, before closing the stores.
+	// answered (a session's "last seen"): wait for it, once the server has
+	// shut down, before closing the stores. Nil: a WaitGroup of New's own.
 	Background *sync.WaitGroup
 }
 
@@ -157,6 +157,9 @@ type server struct {
 
 // New returns the Chatzilla HTTP handler.
 func New(o Options) *echo.Echo {
+	if o.Background == nil {
+		o.Background = &sync.WaitGroup{}
+	}
 	s := &server{
 		Options:      o,
 		page:         pageAssets(o.Assets),

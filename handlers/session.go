@@ -110,19 +110,14 @@ func (s *server) touch(id string) {
 	if _, busy := s.touching.LoadOrStore(id, struct{}{}); busy {
 		return
 	}
-	touch := func() {
+	s.Background.Go(func() {
 		defer s.touching.Delete(id)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.SessionRecords.TouchSession(ctx, id); err != nil {
 			s.Logger.Warn("recording a session's last visit", "err", err)
 		}
-	}
-	if s.Background != nil {
-		s.Background.Go(touch)
-	} else {
-		go touch()
-	}
+	})
 }
 
 // startSession joins email with a new session.
