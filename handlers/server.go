@@ -28,6 +28,8 @@ type MessageStore interface {
 	// stored under key already ("" is no key).
 	AddMessageIn(ctx context.Context, roomID int64, a store.Author, content, key string) (store.Message, error)
 	stream.History
+	// RoomRecentMessages is the page's list: the room's latest limit.
+	RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error)
 	Ping(ctx context.Context) error
 }
 

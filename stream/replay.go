@@ -35,7 +35,6 @@ type History interface {
 	// LogBefore is the latest limit messages of every room with id <
 	// beforeID, oldest first.
 	LogBefore(ctx context.Context, beforeID int64, limit int) ([]store.Message, error)
-	RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error)
 	RoomMessagesAfter(ctx context.Context, room, afterID int64, limit int) ([]store.Message, error)
 	RoomMessagesBefore(ctx context.Context, room, beforeID int64, limit int) ([]store.Message, error)
 	// RoomCountAfter counts the room's messages after afterID, up to

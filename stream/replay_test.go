@@ -24,19 +24,14 @@ import (
 // While a gate is set, reads of that kind wait for it to close.
 type countingHistory struct {
 	stream.History
-	newest, after, before atomic.Int64
-	afterGate             atomic.Pointer[chan struct{}]
+	after, before atomic.Int64
+	afterGate     atomic.Pointer[chan struct{}]
 }
 
 func wait(gate *atomic.Pointer[chan struct{}]) {
 	if g := gate.Load(); g != nil {
 		<-*g
 	}
-}
-
-func (h *countingHistory) RoomRecentMessages(ctx context.Context, room int64, limit int) ([]store.Message, error) {
-	h.newest.Add(1)
-	return h.History.RoomRecentMessages(ctx, room, limit)
 }
 
 func (h *countingHistory) RoomMessagesAfter(ctx context.Context, room, afterID int64, limit int) ([]store.Message, error) {
@@ -50,10 +45,9 @@ func (h *countingHistory) RoomMessagesBefore(ctx context.Context, room, beforeID
 	return h.History.RoomMessagesBefore(ctx, room, beforeID, limit)
 }
 
-func (h *countingHistory) reads() int64 { return h.newest.Load() + h.after.Load() + h.before.Load() }
+func (h *countingHistory) reads() int64 { return h.after.Load() + h.before.Load() }
 
 func (h *countingHistory) reset() {
-	h.newest.Store(0)
 	h.after.Store(0)
 	h.before.Store(0)
 }
