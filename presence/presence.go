@@ -40,7 +40,33 @@ type Directory interface {
 	Refresh(ctx context.Context, here []string) error
 	// Online is everyone online on any instance, sorted.
 	Online(ctx context.Context) ([]string, error)
+	// Linger records that this instance, stopping, has exactly the people
+	// in here, and that its records last d more and no longer: time for
+	// their pages to reconnect, to another instance or to the process that
+	// replaces this one, without being seen to leave and join again.
+	Linger(ctx context.Context, here []string, d time.Duration) error
 }
+
+// Keeper carries who is online across a restart where there is no
+// Directory (one instance, on SQLite): the process that stops keeps who
+// it had, and the one that starts takes them.
+type Keeper interface {
+	KeepOnline(ctx context.Context, emails []string) error
+	// TakeOnline returns the people kept at or after since, and forgets
+	// every one kept.
+	TakeOnline(ctx context.Context, since time.Time) ([]string, error)
+}
+
+// handoverFor is how long the people a stopped process had online still
+// count as online in the process that replaces it (or, with a directory,
+// on every instance): their pages reconnect within it, after a deploy or a
+// daily restart, and are not announced as joining again. Whoever is not
+// back by then is shown to leave.
+const handoverFor = 15 * time.Second
+
+// keptFor is how old a kept list may be for a starting process to take it:
+// older, and the chat was down long enough that its people are gone.
+const keptFor = time.Minute
 
 // Roster tracks presence. Create it with New and start it with Run.
 type Roster struct {
@@ -58,6 +84,13 @@ type Roster struct {
 	online  []string               // last published set, sorted
 	ops     chan op                // to Run: directory writes, in order
 	lost    atomic.Bool            // an op did not fit in ops: Run refreshes the whole set
+
+	// Across a restart (see TakeOver and HandOver).
+	keeper       Keeper          // nil: who is online is not kept
+	handoverFor  time.Duration   // handoverFor, shorter in tests
+	carried      map[string]bool // who the process before had online; nil once it lapses
+	carriedUntil time.Time
+	handover     chan chan error // to Run: hand over and stop
 }
 
 type op struct {
@@ -82,7 +115,73 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Roster {
 		here:    make(map[string]bool),
 		online:  []string{},
 		ops:     make(chan op, opsBuffer),
+
+		handoverFor: handoverFor,
+		handover:    make(chan chan error),
 	}
+}
+
+// KeepWith makes the roster keep who is online in k across a restart (see
+// TakeOver), for an instance without a directory. Call it before Run.
+func (r *Roster) KeepWith(k Keeper) { r.keeper = k }
+
+// TakeOver starts from who the process before this one had online, so
+// that their pages reconnecting are not announced as people joining: with
+// a directory, everyone it lists (a stopped instance's records linger
+// there; see Directory.Linger), otherwise whoever the keeper kept, who
+// count as online for a while whether they are back or not. Call it once,
+// before Run; on an error the roster starts from no one.
+func (r *Roster) TakeOver(ctx context.Context) error {
+	var online []string
+	var err error
+	switch {
+	case r.dir != nil:
+		online, err = r.dir.Online(ctx)
+	case r.keeper != nil:
+		online, err = r.keeper.TakeOnline(ctx, time.Now().Add(-keptFor))
+		slices.Sort(online)
+		online = slices.Compact(online)
+	}
+	if err != nil || len(online) == 0 {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.online = online
+	if r.dir == nil {
+		r.carried = toSet(online)
+		r.carriedUntil = time.Now().Add(r.handoverFor)
+	}
+	return nil
+}
+
+// HandOver records who is online for whatever replaces this process (see
+// TakeOver), and stops Run's publishing and directory writes: call it when
+// the process starts to stop, before it stops listening, so that a process
+// started once the listener is free finds the list. With a directory this
+// instance's records then lapse after a while instead of at once, so
+// people reconnecting to another instance are not seen to leave either.
+func (r *Roster) HandOver(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case r.handover <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func toSet(emails []string) map[string]bool {
+	set := make(map[string]bool, len(emails))
+	for _, e := range emails {
+		set[e] = true
+	}
+	return set
 }
 
 // Enter counts a new stream of email. Call the returned function when the
@@ -242,6 +341,24 @@ func (r *Roster) hereSorted() []string {
 	}
 	slices.Sort(here)
 	return here
+}
+
+// countedSorted is who this instance counts as online: who is here, and
+// who the process before it had, until that lapses at now. It must be
+// called with r.mu held.
+func (r *Roster) countedSorted(now time.Time) []string {
+	if r.carried != nil && !now.Before(r.carriedUntil) {
+		r.carried = nil
+		r.dirty = true
+	}
+	counted := r.hereSorted()
+	for e := range r.carried {
+		if !r.here[e] {
+			counted = append(counted, e)
+		}
+	}
+	slices.Sort(counted)
+	return counted
 }
 
 // publish tells the listener what changed since the last publish. Only Run

@@ -24,7 +24,8 @@ const (
 
 // Run publishes changes in who is online until ctx ends. With a directory it
 // also records this instance's arrivals and departures there, reads
-// everyone's, and on the way out removes this instance's people.
+// everyone's, and on the way out removes this instance's people, unless it
+// handed them over (see HandOver).
 func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
@@ -33,14 +34,18 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-ticker.C:
+			case done := <-r.handover:
+				done <- r.keep(ctx)
+				<-ctx.Done()
+				return
+			case now := <-ticker.C:
 				r.mu.Lock()
+				counted := r.countedSorted(now)
 				dirty := r.dirty
 				r.dirty = false
-				here := r.hereSorted()
 				r.mu.Unlock()
 				if dirty {
-					r.publish(here)
+					r.publish(counted)
 				}
 			}
 		}
@@ -61,6 +66,15 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 		select {
 		case <-ctx.Done():
 			call("leaving the directory", func(ctx context.Context) error { return r.dir.Refresh(ctx, nil) })
+			return
+		case done := <-r.handover:
+			r.mu.Lock()
+			here := r.hereSorted()
+			r.mu.Unlock()
+			lingerCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), directoryTimeout)
+			done <- r.dir.Linger(lingerCtx, here, r.handoverFor)
+			cancel()
+			<-ctx.Done() // its records lapse by themselves
 			return
 		case o := <-r.ops:
 			r.write(o, call)
@@ -125,4 +139,18 @@ func (r *Roster) write(first op, call func(string, func(context.Context) error) 
 	if len(departed) > 0 {
 		call("recording departures", func(ctx context.Context) error { return r.dir.Depart(ctx, departed) })
 	}
+}
+
+// keep records who this instance counts as online, for the process that
+// replaces it, if there is a keeper.
+func (r *Roster) keep(ctx context.Context) error {
+	if r.keeper == nil {
+		return nil
+	}
+	r.mu.Lock()
+	counted := r.countedSorted(time.Now())
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), directoryTimeout)
+	defer cancel()
+	return r.keeper.KeepOnline(ctx, counted)
 }

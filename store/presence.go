@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // presenceTTL is how long an instance's presence records count without a
 // refresh. Instances refresh every few seconds; one that stopped (crashed,
 // or cut off) drops out of "who's online" after this.
-const presenceTTL = "45 seconds"
+const presenceTTL = 45 * time.Second
 
 // PresenceDirectory is the shared record of who is online on which
 // instance, for the chat's "who's online" list across instances.
@@ -46,9 +47,28 @@ func (d *PresenceDirectory) Depart(ctx context.Context, emails []string) error {
 // Refresh records that this instance has exactly the people in here, and
 // forgets instances whose records have expired.
 func (d *PresenceDirectory) Refresh(ctx context.Context, here []string) error {
+	if err := d.refresh(ctx, here, presenceTTL); err != nil {
+		return fmt.Errorf("store: presence refresh: %w", err)
+	}
+	return nil
+}
+
+// Linger records that this instance, stopping, has exactly the people in
+// here, and that its records expire in d (at most presenceTTL): they still
+// count as online meanwhile, while their pages reconnect elsewhere.
+func (d *PresenceDirectory) Linger(ctx context.Context, here []string, lasting time.Duration) error {
+	if err := d.refresh(ctx, here, min(lasting, presenceTTL)); err != nil {
+		return fmt.Errorf("store: presence linger: %w", err)
+	}
+	return nil
+}
+
+// refresh sets this instance's records to here, each to expire in
+// lasting, and forgets expired records.
+func (d *PresenceDirectory) refresh(ctx context.Context, here []string, lasting time.Duration) error {
 	tx, err := d.p.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("store: presence refresh: %w", err)
+		return err
 	}
 	defer tx.Rollback(ctx)
 	if here == nil {
@@ -59,25 +79,25 @@ func (d *PresenceDirectory) Refresh(ctx context.Context, here []string) error {
 		args []any
 	}{
 		{`DELETE FROM presence WHERE instance = $1 AND NOT (email = ANY($2))`, []any{d.instance, here}},
-		{`INSERT INTO presence (instance, email) SELECT $1, unnest($2::text[])
-			ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, []any{d.instance, here}},
-		{`DELETE FROM presence WHERE seen_at < now() - interval '` + presenceTTL + `'`, nil},
+		// seen_at is set back so that the record expires in lasting.
+		{`INSERT INTO presence (instance, email, seen_at)
+			SELECT $1, unnest($2::text[]), now() - make_interval(secs => $3)
+			ON CONFLICT (instance, email) DO UPDATE SET seen_at = excluded.seen_at`,
+			[]any{d.instance, here, (presenceTTL - lasting).Seconds()}},
+		{`DELETE FROM presence WHERE seen_at < now() - make_interval(secs => $1)`, []any{presenceTTL.Seconds()}},
 	}
 	for _, step := range steps {
 		if _, err := tx.Exec(ctx, step.sql, step.args...); err != nil {
-			return fmt.Errorf("store: presence refresh: %w", err)
+			return err
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store: presence refresh: %w", err)
-	}
-	return nil
+	return tx.Commit(ctx)
 }
 
 // Online is everyone online on any instance, sorted.
 func (d *PresenceDirectory) Online(ctx context.Context) ([]string, error) {
 	rows, err := d.p.pool.Query(ctx, `SELECT DISTINCT email FROM presence
-		WHERE seen_at > now() - interval '`+presenceTTL+`'`)
+		WHERE seen_at > now() - make_interval(secs => $1)`, presenceTTL.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("store: presence online: %w", err)
 	}

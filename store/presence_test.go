@@ -3,6 +3,7 @@ package store_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -73,4 +74,40 @@ func TestPresenceDirectory(t *testing.T) {
 	}
 	must(b.Refresh(ctx, nil)) // stopping
 	online()
+}
+
+// What one SQLite process keeps of who is online, the next takes once, and
+// only if it is recent.
+func TestKeepOnline(t *testing.T) {
+	ctx := t.Context()
+	lite, err := store.OpenSQLite(ctx, storetest.SQLitePath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	take := func(since time.Time, want ...string) {
+		t.Helper()
+		got, err := lite.TakeOnline(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("took %q, want %q", got, want)
+		}
+	}
+	keep := func(emails ...string) {
+		t.Helper()
+		if err := lite.KeepOnline(ctx, emails); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take(time.Time{}) // nothing kept yet
+	keep("old@example.com")
+	keep("bob@example.com", "ann@example.com", "bob@example.com") // replaces the list
+	take(time.Now().Add(-time.Minute), "ann@example.com", "bob@example.com")
+	take(time.Time{}) // taken once
+
+	keep("ann@example.com")
+	take(time.Now().Add(time.Second)) // kept before since: too old
+	take(time.Time{})                 // and forgotten all the same
 }

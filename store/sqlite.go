@@ -94,6 +94,12 @@ var sqliteMigrations = []string{
 	`CREATE INDEX messages_room_id_id ON messages (room_id, id)`,
 	// RoomsOf: a person's rooms.
 	`CREATE INDEX room_members_email ON room_members (email)`,
+	// Who was online when the last process stopped, for the next to take
+	// over (see KeepOnline).
+	`CREATE TABLE presence_kept (
+		email   TEXT    PRIMARY KEY,
+		kept_at INTEGER NOT NULL
+	)`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.

@@ -25,6 +25,9 @@ type Config struct {
 	// Directory shares who is online between instances; nil: this
 	// instance alone.
 	Directory presence.Directory
+	// Keeper carries who is online across a restart of an instance without
+	// a directory (see presence.Roster.TakeOver); nil: it is not carried.
+	Keeper presence.Keeper
 	// PresenceGrace is how long someone stays online after their last
 	// stream closed (see presence.New).
 	PresenceGrace time.Duration
@@ -120,6 +123,9 @@ func NewPipeline(c Config) *Pipeline {
 			p.log.Error("publishing presence", "err", err)
 		}
 	})
+	if c.Keeper != nil {
+		p.roster.KeepWith(c.Keeper)
+	}
 	return p
 }
 
@@ -139,6 +145,13 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 		return nil, fmt.Errorf("reading the latest messages: %w", err)
 	}
 	pub := &publisher{p: p, recent: p.recent, prev: latest}
+	// Who the process before had online, so that their pages coming back
+	// are not announced as joining. Without it the roster starts empty.
+	takeCtx, cancelTake := context.WithTimeout(ctx, takeOverTimeout)
+	if err := p.roster.TakeOver(takeCtx); err != nil {
+		p.log.Warn("taking over who was online before the restart", "err", err)
+	}
+	cancelTake()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { p.roster.Run(ctx, p.log) })
@@ -230,6 +243,10 @@ func (p *Pipeline) changed(c store.Change) {
 		p.MembersChanged(c.Room)
 	}
 }
+
+// takeOverTimeout bounds the read of who was online before a restart:
+// pages wait for it, and would rather see a few "joined" notices.
+const takeOverTimeout = 2 * time.Second
 
 // Roster is who is online.
 func (p *Pipeline) Roster() *presence.Roster { return p.roster }

@@ -282,10 +282,30 @@ func TestBrowserReconnectsAfterRestart(t *testing.T) {
 	}
 	alice.waitForMessage("bob@example.com: while you were away", time.Now())
 
+	reconnected := time.Now()
+
 	sent = time.Now()
 	join(t, second.URL, "carol@example.com").say("after the restart")
 	alice.waitForLiveMessage("carol@example.com: after the restart", sent)
 	alice.expectMessages("bob@example.com: before the restart", "bob@example.com: while you were away", "carol@example.com: after the restart")
+
+	// The first instance handed over who was online: Alice coming back is
+	// not announced as her joining again, and she is still listed. (Give
+	// the roster a few of its ticks to announce her if it would.)
+	time.Sleep(time.Until(reconnected.Add(time.Second)))
+	got := alice.notices()
+	joins := 0
+	for _, n := range got {
+		if n == "alice@example.com joined" {
+			joins++
+		}
+	}
+	if joins != 1 {
+		t.Errorf("Alice's reconnect after the restart was announced as her joining again: %q", got)
+	}
+	if online := alice.online(); !slices.Contains(online.People, "alice@example.com") {
+		t.Errorf("after the restart Alice's page does not list her as online: %+v", online)
+	}
 }
 
 // A page whose first stream request fails (it loaded as the server

@@ -27,6 +27,11 @@ import (
 // Heroku kills a dyno 30 s after SIGTERM; we promise to be gone within 10 s.
 const shutdownTimeout = 8 * time.Second
 
+// handOverTimeout bounds the write of who is online at shutdown, which the
+// listener waits for: a new process would rather announce a few people
+// joining than wait for a slow database.
+const handOverTimeout = time.Second
+
 // appStore is what run needs of either store: the history, the session
 // records and the broker between instances.
 type appStore interface {
@@ -125,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ln = newEagerListener(ln, acceptQueue)
 	defer ln.Close() // Shutdown closes it too; this is for an early return
 
-	st, directory, err := openStore(ctx, cfg.Database, log)
+	st, who, err := openStore(ctx, cfg.Database, log)
 	if err != nil {
 		return err
 	}
@@ -142,7 +147,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	live := stream.NewPipeline(stream.Config{
 		Broker:        st,
 		History:       st,
-		Directory:     directory,
+		Directory:     who.directory,
+		Keeper:        who.keeper,
 		PresenceGrace: cfg.PresenceGrace,
 		Logger:        log,
 		MaxReplay:     cfg.MaxReplay,
@@ -244,6 +250,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	// Who is online is kept for the process that replaces this one before
+	// the listener closes, so that a process started once it is free finds
+	// it: their pages reconnect to it, and are not announced as joining.
+	handCtx, cancelHand := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+	if err := live.Roster().HandOver(handCtx); err != nil {
+		log.Warn("shutdown: keeping who is online for the next process", "err", err)
+	}
+	cancelHand()
 	// Streams never finish by themselves, and the server does not track
 	// them (they are hijacked): end them first and wait for them to close
 	// (browsers reconnect, to another instance if there is one), then let
@@ -283,20 +297,31 @@ func forgetOldLinks(ctx context.Context, st appStore, log *slog.Logger) {
 	}
 }
 
-// openStore opens the configured store. For PostgreSQL it also returns the
-// directory that shares who is online between instances.
-func openStore(ctx context.Context, db database, log *slog.Logger) (appStore, presence.Directory, error) {
+// onlineRecords is where a store keeps who is online: for PostgreSQL the
+// directory every instance shares, for SQLite's one instance a list kept
+// across its restarts.
+type onlineRecords struct {
+	directory presence.Directory
+	keeper    presence.Keeper
+}
+
+// openStore opens the configured store, and says where it keeps who is
+// online.
+func openStore(ctx context.Context, db database, log *slog.Logger) (appStore, onlineRecords, error) {
 	switch db.Kind {
 	case "postgres":
 		pg, err := store.OpenPostgres(ctx, db.URL)
 		if err != nil {
-			return nil, nil, err
+			return nil, onlineRecords{}, err
 		}
 		pg.LogTo(log)
-		return pg, pg.Presence(rand.Text()), nil
+		return pg, onlineRecords{directory: pg.Presence(rand.Text())}, nil
 	default:
 		lite, err := store.OpenSQLite(ctx, db.Path)
-		return lite, nil, err
+		if err != nil {
+			return nil, onlineRecords{}, err
+		}
+		return lite, onlineRecords{keeper: lite}, nil
 	}
 }
 
