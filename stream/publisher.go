@@ -159,14 +159,24 @@ func shown(online []string) []string { return online[:min(len(online), views.Max
 
 // onlineFrame is who of r's members is online, for a page that
 // reconnected: as of the last change, with names, or, before any change, as
-// the roster has it now.
+// the roster has it now, which is then kept for the next page until a
+// change replaces it. (After a restart no change may come for a while,
+// since the people coming back were online all along: a crowd must not
+// cost a names read and a walk of everyone online each.)
 func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
 	if f := r.online.Load(); f != nil {
 		return *f, nil
 	}
 	online := p.roster.Online()
-	_, panel, err := presenceFrames(presence.Change{Online: r.filter(online, toSet(online))}, nil, p.unverified)
-	return panel, err
+	in := presence.Change{Online: r.filter(online, toSet(online))}
+	_, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
+	if err != nil {
+		return nil, err
+	}
+	if !r.online.CompareAndSwap(nil, &panel) {
+		return *r.online.Load(), nil // a change came meanwhile: it is newer
+	}
+	return panel, nil
 }
 
 // readNames are the display names of the people some panel lists. Without
