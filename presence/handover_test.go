@@ -2,6 +2,8 @@ package presence_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -45,15 +47,23 @@ func TestRestartCarriesWhoIsOnline(t *testing.T) {
 		t.Fatalf("after the restart online is %v, want %v from the start", got, both)
 	}
 	running(t, second)
-	second.Enter("ann@example.com") // back
-	second.Enter("cat@example.com") // new
+	second.Enter("ann@example.com")            // back
+	exitCat := second.Enter("cat@example.com") // new
 	got := after.wait(t, 1)
 	if want := "+[cat@example.com] -[] =[ann@example.com bob@example.com cat@example.com]"; describe(got[0]) != want {
 		t.Errorf("first change after the restart: %s, want %s", describe(got[0]), want)
 	}
+	// Cat, new, leaves at once; Bob, who never came back, when the
+	// handover lapses.
+	second.Leave("cat@example.com")
+	exitCat(false) // the page that pressed Leave goes
 	got = after.wait(t, 2)
-	if want := "+[] -[bob@example.com] =[ann@example.com cat@example.com]"; describe(got[1]) != want {
-		t.Errorf("once the handover lapsed: %s, want %s (Bob never came back)", describe(got[1]), want)
+	if want := "+[] -[cat@example.com] =[ann@example.com bob@example.com]"; describe(got[1]) != want {
+		t.Errorf("after Cat pressed Leave: %s, want %s", describe(got[1]), want)
+	}
+	got = after.wait(t, 3)
+	if want := "+[] -[bob@example.com] =[ann@example.com]"; describe(got[2]) != want {
+		t.Errorf("once the handover lapsed: %s, want %s (Bob never came back)", describe(got[2]), want)
 	}
 
 	// A list is taken over once: a third process starts from no one.
@@ -129,4 +139,74 @@ func handOver(t *testing.T, r *presence.Roster) {
 	if err := r.HandOver(ctx); err != nil {
 		t.Fatalf("handing over: %v", err)
 	}
+}
+
+// Someone carried over who comes back and then presses Leave is shown to
+// leave at once, not when the handover lapses.
+func TestLeaveDuringTheHandover(t *testing.T) {
+	ctx := context.Background()
+	var changes recorder
+	r := presence.New(nil, 0, changes.record)
+	r.KeepWith(keptList{"ann@example.com", "bob@example.com"})
+	r.SetHandoverFor(time.Minute)
+	if err := r.TakeOver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	running(t, r)
+	exitAnn := r.Enter("ann@example.com")
+	r.Leave("ann@example.com")
+	exitAnn(false)
+	got := changes.wait(t, 1)
+	if want := "+[] -[ann@example.com] =[bob@example.com]"; describe(got[0]) != want {
+		t.Errorf("after Ann came back and pressed Leave: %s, want %s", describe(got[0]), want)
+	}
+}
+
+// A handover that fails leaves the roster running as before: it goes on
+// publishing, and leaves the directory when it stops. One asked of a
+// roster that is not running, or has handed over, fails at once.
+func TestHandOverThatFails(t *testing.T) {
+	dir := &lingerFails{slowDirectory: slowDirectory{release: make(chan struct{}), here: map[string]bool{}}}
+	close(dir.release)
+	r := presence.New(dir, 0, func(presence.Change) {})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx, slog.New(slog.DiscardHandler)) }()
+	r.Enter("ann@example.com")
+	waitOnline(t, r, []string{"ann@example.com"}, "before the handover")
+	if err := handOverWithin(r, 5*time.Second); err == nil {
+		t.Fatal("a handover whose write failed reported success")
+	}
+	r.Enter("bob@example.com")
+	waitOnline(t, r, []string{"ann@example.com", "bob@example.com"}, "after a failed handover")
+	cancel()
+	<-done
+	if online, _ := dir.Online(context.Background()); len(online) != 0 {
+		t.Errorf("the roster stopped without leaving the directory: %v", online)
+	}
+	start := time.Now()
+	if err := handOverWithin(r, 5*time.Second); err == nil || time.Since(start) > time.Second {
+		t.Errorf("a handover asked of a stopped roster: %v after %v, want an error at once", err, time.Since(start))
+	}
+}
+
+func handOverWithin(r *presence.Roster, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return r.HandOver(ctx)
+}
+
+// lingerFails is a directory whose Linger fails.
+type lingerFails struct{ slowDirectory }
+
+func (d *lingerFails) Linger(context.Context, []string, time.Duration) error {
+	return errors.New("the database is away")
+}
+
+// keptList is a Keeper that always gives the same people.
+type keptList []string
+
+func (k keptList) KeepOnline(context.Context, []string) error { return nil }
+func (k keptList) TakeOnline(context.Context, time.Time) ([]string, error) {
+	return k, nil
 }

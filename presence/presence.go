@@ -12,6 +12,7 @@ package presence
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -90,7 +91,14 @@ type Roster struct {
 	handoverFor  time.Duration   // handoverFor, shorter in tests
 	carried      map[string]bool // who the process before had online; nil once it lapses
 	carriedUntil time.Time
-	handover     chan chan error // to Run: hand over and stop
+	handover     chan handoverRequest // to Run
+	stopped      chan struct{}        // closed when Run returns
+}
+
+// handoverRequest asks Run to hand over within ctx, and says how it went.
+type handoverRequest struct {
+	ctx  context.Context
+	done chan error
 }
 
 type op struct {
@@ -117,7 +125,8 @@ func New(dir Directory, grace time.Duration, onChange func(Change)) *Roster {
 		ops:     make(chan op, opsBuffer),
 
 		handoverFor: handoverFor,
-		handover:    make(chan chan error),
+		handover:    make(chan handoverRequest),
+		stopped:     make(chan struct{}),
 	}
 }
 
@@ -156,25 +165,27 @@ func (r *Roster) TakeOver(ctx context.Context) error {
 }
 
 // HandOver records who is online for whatever replaces this process (see
-// TakeOver), and stops Run's publishing and directory writes: call it when
-// the process starts to stop, before it stops listening, so that a process
-// started once the listener is free finds the list. With a directory this
-// instance's records then lapse after a while instead of at once, so
-// people reconnecting to another instance are not seen to leave either.
+// TakeOver), and then ends Run, so nothing more is published or written:
+// call it when the process starts to stop, before it stops listening, so
+// that a process started once the listener is free finds the list. With a
+// directory this instance's records then lapse after a while instead of at
+// once, so people reconnecting to another instance are not seen to leave
+// either. If the write fails, Run goes on as before.
 func (r *Roster) HandOver(ctx context.Context) error {
-	done := make(chan error, 1)
+	req := handoverRequest{ctx: ctx, done: make(chan error, 1)}
 	select {
-	case r.handover <- done:
+	case r.handover <- req:
+	case <-r.stopped:
+		return errNotRunning
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	// Run writes within ctx: a list written after this gives up could
+	// reach the store after the next process looked for it.
+	return <-req.done
 }
+
+var errNotRunning = errors.New("presence: the roster is not running, or has handed over already")
 
 func toSet(emails []string) map[string]bool {
 	set := make(map[string]bool, len(emails))
@@ -288,6 +299,10 @@ func (r *Roster) depart(email string) {
 	if t, ok := r.leaving[email]; ok {
 		t.Stop()
 		delete(r.leaving, email)
+	}
+	if r.carried[email] {
+		delete(r.carried, email) // came back and left, or pressed Leave
+		r.dirty = true
 	}
 	if !r.here[email] {
 		return

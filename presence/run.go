@@ -24,9 +24,10 @@ const (
 
 // Run publishes changes in who is online until ctx ends. With a directory it
 // also records this instance's arrivals and departures there, reads
-// everyone's, and on the way out removes this instance's people, unless it
-// handed them over (see HandOver).
+// everyone's, and on the way out removes this instance's people. Once it
+// has handed them over (see HandOver) it returns at once.
 func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
+	defer close(r.stopped)
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	if r.dir == nil {
@@ -34,10 +35,12 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			select {
 			case <-ctx.Done():
 				return
-			case done := <-r.handover:
-				done <- r.keep(ctx)
-				<-ctx.Done()
-				return
+			case req := <-r.handover:
+				err := r.keep(req.ctx)
+				req.done <- err
+				if err == nil {
+					return
+				}
 			case now := <-ticker.C:
 				r.mu.Lock()
 				counted := r.countedSorted(now)
@@ -67,15 +70,16 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			call("leaving the directory", func(ctx context.Context) error { return r.dir.Refresh(ctx, nil) })
 			return
-		case done := <-r.handover:
+		case req := <-r.handover:
 			r.mu.Lock()
 			here := r.hereSorted()
 			r.mu.Unlock()
-			lingerCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), directoryTimeout)
-			done <- r.dir.Linger(lingerCtx, here, r.handoverFor)
-			cancel()
-			<-ctx.Done() // its records lapse by themselves
-			return
+			err := r.dir.Linger(req.ctx, here, r.handoverFor)
+			req.done <- err
+			if err == nil {
+				return // its records lapse by themselves
+			}
+			// Not handed over: carry on, and leave the directory at the end.
 		case o := <-r.ops:
 			r.write(o, call)
 		case now := <-ticker.C:
@@ -150,7 +154,5 @@ func (r *Roster) keep(ctx context.Context) error {
 	r.mu.Lock()
 	counted := r.countedSorted(time.Now())
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), directoryTimeout)
-	defer cancel()
 	return r.keeper.KeepOnline(ctx, counted)
 }

@@ -22,7 +22,7 @@ func (s *SQLite) KeepOnline(ctx context.Context, emails []string) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO presence_kept (email, kept_at)
-			SELECT DISTINCT value, ? FROM json_each(?)`, time.Now().UnixMicro(), string(list))
+			SELECT DISTINCT value, ? FROM json_each(?) WHERE value IS NOT NULL`, time.Now().UnixMicro(), string(list))
 		return err
 	})
 	if err != nil {

@@ -102,6 +102,8 @@ func TestKeepOnline(t *testing.T) {
 		}
 	}
 	take(time.Time{}) // nothing kept yet
+	keep()            // no one
+	take(time.Time{})
 	keep("old@example.com")
 	keep("bob@example.com", "ann@example.com", "bob@example.com") // replaces the list
 	take(time.Now().Add(-time.Minute), "ann@example.com", "bob@example.com")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestReconnectsBeforeAnyChangeShareOnePanel(t *testing.T) {
 		Keeper: keptList{"ann@example.com", "bob@example.com"},
 		Names: func(ctx context.Context, emails []string) (map[string]string, error) {
 			reads.Add(1)
+			time.Sleep(20 * time.Millisecond) // a database's while
 			return map[string]string{"ann@example.com": "Ann"}, nil
 		},
 	})
@@ -40,6 +42,16 @@ func TestReconnectsBeforeAnyChangeShareOnePanel(t *testing.T) {
 		t.Fatal(err)
 	}
 	general := p.existingRoom(store.GeneralID)
+	// The crowd arrives together, while the first page's names read runs.
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := p.onlineFrame(general); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
 	first, err := p.onlineFrame(general)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +65,7 @@ func TestReconnectsBeforeAnyChangeShareOnePanel(t *testing.T) {
 		}
 	}
 	if n := reads.Load(); n != 1 {
-		t.Errorf("101 reconnecting pages read names %d times, want once", n)
+		t.Errorf("121 reconnecting pages read names %d times, want once", n)
 	}
 
 	if err := p.publishPresence(presence.Change{

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -70,15 +71,18 @@ func (p *Pipeline) publishPresence(c presence.Change) error {
 	}
 	slices.Sort(everyone)
 	names := p.readNames(slices.Compact(everyone))
+	var failed error
 	for i, r := range touched {
 		frame, panel, err := presenceFrames(changes[i], names, p.unverified)
 		if err != nil {
-			return err
+			r.online.Store(nil) // framed afresh for the next page (see onlineFrame)
+			failed = cmp.Or(failed, err)
+			continue
 		}
 		r.online.Store(&panel)
 		r.hub.Publish(hub.Event{Frame: frame})
 	}
-	return nil
+	return failed
 }
 
 // changeSets are a presence change's lists as sets.
@@ -167,6 +171,12 @@ func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
 	if f := r.online.Load(); f != nil {
 		return *f, nil
 	}
+	// One page frames it; the others arriving meanwhile wait for it.
+	r.framing.Lock()
+	defer r.framing.Unlock()
+	if f := r.online.Load(); f != nil {
+		return *f, nil
+	}
 	online := p.roster.Online()
 	in := presence.Change{Online: r.filter(online, toSet(online))}
 	_, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
@@ -174,7 +184,9 @@ func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
 		return nil, err
 	}
 	if !r.online.CompareAndSwap(nil, &panel) {
-		return *r.online.Load(), nil // a change came meanwhile: it is newer
+		if f := r.online.Load(); f != nil {
+			return *f, nil // a change came meanwhile: it is newer
+		}
 	}
 	return panel, nil
 }

@@ -27,6 +27,8 @@ type room struct {
 	// online is who of its members is online, framed, as of the last
 	// change, for pages that reconnect (see onlineFrame).
 	online atomic.Pointer[[]byte]
+	// framing is held while a page frames online afresh.
+	framing sync.Mutex
 	// private: only members may read it (a private or direct room), so
 	// a stream of someone no longer a member is ended.
 	private bool
