@@ -199,7 +199,7 @@ func handOverWithin(r *presence.Roster, d time.Duration) error {
 // lingerFails is a directory whose Linger fails.
 type lingerFails struct{ slowDirectory }
 
-func (d *lingerFails) Linger(context.Context, []string, time.Duration) error {
+func (d *lingerFails) Linger(context.Context, time.Duration) error {
 	return errors.New("the database is away")
 }
 

@@ -41,11 +41,11 @@ type Directory interface {
 	Refresh(ctx context.Context, here []string) error
 	// Online is everyone online on any instance, sorted.
 	Online(ctx context.Context) ([]string, error)
-	// Linger records that this instance, stopping, has exactly the people
-	// in here, and that its records last d more and no longer: time for
-	// their pages to reconnect, to another instance or to the process that
-	// replaces this one, without being seen to leave and join again.
-	Linger(ctx context.Context, here []string, d time.Duration) error
+	// Linger records that this instance is stopping: its records last d
+	// more and no longer, time for their pages to reconnect, to another
+	// instance or to the process that replaces this one, without being
+	// seen to leave and join again.
+	Linger(ctx context.Context, d time.Duration) error
 }
 
 // Keeper carries who is online across a restart where there is no

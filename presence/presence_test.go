@@ -244,9 +244,7 @@ func (d *slowDirectory) Refresh(ctx context.Context, here []string) error {
 	return nil
 }
 
-func (d *slowDirectory) Linger(ctx context.Context, here []string, _ time.Duration) error {
-	return d.Refresh(ctx, here)
-}
+func (d *slowDirectory) Linger(context.Context, time.Duration) error { return nil }
 
 func (d *slowDirectory) Online(ctx context.Context) ([]string, error) {
 	d.mu.Lock()

@@ -1,7 +1,9 @@
 package presence
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -71,10 +73,7 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			call("leaving the directory", func(ctx context.Context) error { return r.dir.Refresh(ctx, nil) })
 			return
 		case req := <-r.handover:
-			r.mu.Lock()
-			here := r.hereSorted()
-			r.mu.Unlock()
-			err := r.dir.Linger(req.ctx, here, r.handoverFor)
+			err := r.linger(req.ctx)
 			req.done <- err
 			if err == nil {
 				return // its records lapse by themselves
@@ -155,4 +154,30 @@ func (r *Roster) keep(ctx context.Context) error {
 	counted := r.countedSorted(time.Now())
 	r.mu.Unlock()
 	return r.keeper.KeepOnline(ctx, counted)
+}
+
+// linger brings this instance's records up to date (the writes waiting, or
+// a whole refresh if some were dropped) and has them lapse after the
+// handover, all within ctx.
+func (r *Roster) linger(ctx context.Context) error {
+	var failed error
+	r.write(op{}, func(what string, f func(context.Context) error) bool {
+		if err := f(ctx); err != nil {
+			failed = cmp.Or(failed, fmt.Errorf("presence: %s: %w", what, err))
+			return false
+		}
+		return true
+	})
+	if failed != nil {
+		return failed
+	}
+	if r.lost.Load() {
+		r.mu.Lock()
+		here := r.hereSorted()
+		r.mu.Unlock()
+		if err := r.dir.Refresh(ctx, here); err != nil {
+			return err
+		}
+	}
+	return r.dir.Linger(ctx, r.handoverFor)
 }

@@ -47,25 +47,13 @@ func (d *PresenceDirectory) Depart(ctx context.Context, emails []string) error {
 // Refresh records that this instance has exactly the people in here, and
 // forgets instances whose records have expired.
 func (d *PresenceDirectory) Refresh(ctx context.Context, here []string) error {
-	if err := d.refresh(ctx, here, presenceTTL); err != nil {
+	if err := d.refresh(ctx, here); err != nil {
 		return fmt.Errorf("store: presence refresh: %w", err)
 	}
 	return nil
 }
 
-// Linger records that this instance, stopping, has exactly the people in
-// here, and that its records expire in d (at most presenceTTL): they still
-// count as online meanwhile, while their pages reconnect elsewhere.
-func (d *PresenceDirectory) Linger(ctx context.Context, here []string, lasting time.Duration) error {
-	if err := d.refresh(ctx, here, min(lasting, presenceTTL)); err != nil {
-		return fmt.Errorf("store: presence linger: %w", err)
-	}
-	return nil
-}
-
-// refresh sets this instance's records to here, each to expire in
-// lasting, and forgets expired records.
-func (d *PresenceDirectory) refresh(ctx context.Context, here []string, lasting time.Duration) error {
+func (d *PresenceDirectory) refresh(ctx context.Context, here []string) error {
 	tx, err := d.p.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -79,11 +67,8 @@ func (d *PresenceDirectory) refresh(ctx context.Context, here []string, lasting 
 		args []any
 	}{
 		{`DELETE FROM presence WHERE instance = $1 AND NOT (email = ANY($2))`, []any{d.instance, here}},
-		// seen_at is set back so that the record expires in lasting.
-		{`INSERT INTO presence (instance, email, seen_at)
-			SELECT $1, unnest($2::text[]), now() - make_interval(secs => $3)
-			ON CONFLICT (instance, email) DO UPDATE SET seen_at = excluded.seen_at`,
-			[]any{d.instance, here, (presenceTTL - lasting).Seconds()}},
+		{`INSERT INTO presence (instance, email) SELECT $1, unnest($2::text[])
+			ON CONFLICT (instance, email) DO UPDATE SET seen_at = now()`, []any{d.instance, here}},
 		{`DELETE FROM presence WHERE seen_at < now() - make_interval(secs => $1)`, []any{presenceTTL.Seconds()}},
 	}
 	for _, step := range steps {
@@ -92,6 +77,21 @@ func (d *PresenceDirectory) refresh(ctx context.Context, here []string, lasting 
 		}
 	}
 	return tx.Commit(ctx)
+}
+
+// Linger has this instance's records expire in lasting (at most
+// presenceTTL) instead of at the next refresh: an instance that stops
+// leaves its people counted as online while their pages reconnect
+// elsewhere. One statement over the instance's rows, which are already
+// there: after a restart's crowd that is 10,000 of them, and the listener
+// waits for it.
+func (d *PresenceDirectory) Linger(ctx context.Context, lasting time.Duration) error {
+	_, err := d.p.pool.Exec(ctx, `UPDATE presence SET seen_at = now() - make_interval(secs => $2) WHERE instance = $1`,
+		d.instance, (presenceTTL - min(lasting, presenceTTL)).Seconds())
+	if err != nil {
+		return fmt.Errorf("store: presence linger: %w", err)
+	}
+	return nil
 }
 
 // Online is everyone online on any instance, sorted.
