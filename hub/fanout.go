@@ -205,16 +205,6 @@ func (h *Hub) deliverAll(subs []*Subscriber) (r share) {
 		// processors for a whole scheduler time slice at a time. Yielding
 		// costs microseconds, so it is done by the clock, not by count.
 		if i%checkEvery == checkEvery-1 {
-			if h.stopping() {
-				// Every subscriber is about to be closed: what the rest
-				// were not sent, their clients read when they reconnect
-				// (it is stored), and the shutdown goes on now rather
-				// than after a round of writes to 10,000 sockets.
-				for _, s := range subs[i+1:] {
-					r.lowest = min(r.lowest, s.next)
-				}
-				return r
-			}
 			if now := time.Now(); now.Sub(yielded) >= yieldAfter {
 				runtime.Gosched()
 				yielded = time.Now()
@@ -222,16 +212,6 @@ func (h *Hub) deliverAll(subs []*Subscriber) (r share) {
 		}
 	}
 	return r
-}
-
-// stopping reports whether Close has begun.
-func (h *Hub) stopping() bool {
-	select {
-	case <-h.stop:
-		return true
-	default:
-		return false
-	}
 }
 
 // coalesceCache remembers the last few events coalesced in a round. Subscribers
