@@ -74,13 +74,15 @@ func (p *Pipeline) publishPresence(c presence.Change) error {
 	var failed error
 	for i, r := range touched {
 		frame, panel, err := presenceFrames(changes[i], names, p.unverified)
+		r.framing.Lock()
 		if err != nil {
 			r.online.Store(nil) // framed afresh for the next page (see onlineFrame)
 			failed = cmp.Or(failed, err)
-			continue
+		} else {
+			r.online.Store(&panel)
+			r.hub.Publish(hub.Event{Frame: frame})
 		}
-		r.online.Store(&panel)
-		r.hub.Publish(hub.Event{Frame: frame})
+		r.framing.Unlock()
 	}
 	return failed
 }
@@ -120,16 +122,23 @@ func (r *room) touchedBy(c changeSets) bool {
 	return false
 }
 
-// roomPresence frames who of r's members is online now, and keeps it for
-// reconnecting pages: after the room's members changed.
-func (p *Pipeline) roomPresence(r *room, online []string) ([]byte, error) {
+// roomPresence frames who of r's members is online now, keeps it for
+// reconnecting pages and sends it to the room's streams: after the room's
+// members changed. It reads who is online under r.framing, as a presence
+// change stores and sends its frame, so that of the two the newer lands
+// last.
+func (p *Pipeline) roomPresence(r *room) error {
+	r.framing.Lock()
+	defer r.framing.Unlock()
+	online := p.roster.Online()
 	in := presence.Change{Online: r.filter(online, toSet(online))}
 	frame, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.online.Store(&panel)
-	return frame, nil
+	r.hub.Publish(hub.Event{Frame: frame})
+	return nil
 }
 
 // filter is who of emails (sorted, and as a set) is in r, sorted: all of

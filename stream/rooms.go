@@ -27,7 +27,8 @@ type room struct {
 	// online is who of its members is online, framed, as of the last
 	// change, for pages that reconnect (see onlineFrame).
 	online atomic.Pointer[[]byte]
-	// framing is held while a page frames online afresh.
+	// framing orders the framings of online: a page's afresh, a presence
+	// change's, the members' (see roomPresence).
 	framing sync.Mutex
 	// private: only members may read it (a private or direct room), so
 	// a stream of someone no longer a member is ended.
@@ -207,12 +208,9 @@ func (p *Pipeline) rereadMembers(r *room) {
 			}
 		}
 	}
-	frame, err := p.roomPresence(r, p.roster.Online())
-	if err != nil {
+	if err := p.roomPresence(r); err != nil {
 		p.log.Error("rendering a room's presence", "room", r.id, "err", err)
-		return
 	}
-	r.hub.Publish(hub.Event{Frame: frame})
 }
 
 // open is the room's streams open here.
