@@ -275,3 +275,15 @@ func messageText(li *goquery.Selection) string {
 	c.Find("time").Remove()
 	return c.Text()
 }
+
+// The reader of a page is online, though neither their stream nor (without
+// JavaScript) their page's visit has reached the roster yet: the page's
+// who's-online lists them from the start, as it will a tick later.
+func TestPageListsItsReaderAsOnline(t *testing.T) {
+	ts := newTestServer(t)
+	ann := ts.joined(t, "ann@example.com")
+	people := get(t, ann, ts.URL+"/").doc(t).Find("#people")
+	if got := people.Find("h2 .count").Text(); got != "1" || !strings.Contains(people.Text(), "ann@example.com") {
+		t.Errorf("Ann's page says Online %q:\n%s", got, people.Text())
+	}
+}

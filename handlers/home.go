@@ -127,6 +127,11 @@ func (s *server) chatView(c echo.Context, me string, room store.Room, h views.Hi
 		}
 	}
 	online := slices.Clone(s.Live.Roster().Online())
+	// The reader is online: their stream (or, without JavaScript, their
+	// page's visit) is on its way, and the roster lists them a tick later.
+	if i, found := slices.BinarySearch(online, me); !found {
+		online = slices.Insert(online, i, me)
+	}
 	names := s.names(ctx, append(others, online[:min(len(online), views.MaxPeopleShown)]...))
 	for _, st := range states {
 		link := roomLink(st.Room, st.Other)
