@@ -130,20 +130,31 @@ func (r *room) touchedBy(c changeSets) bool {
 func (p *Pipeline) roomPresence(r *room) error {
 	r.framing.Lock()
 	defer r.framing.Unlock()
-	online := p.roster.Online()
-	in := presence.Change{Online: r.filter(online, toSet(online))}
-	frame, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
+	frame, _, err := p.framedNow(r)
 	if err != nil {
 		return err
 	}
-	r.online.Store(&panel)
 	r.hub.Publish(hub.Event{Frame: frame})
 	return nil
 }
 
-// filter is who of emails (sorted, and as a set) is in r, sorted: all of
-// them for general. It walks the shorter of the list and the room's
-// members, so that a crowd online costs a small room only its members.
+// framedNow frames who of r's members is online, as the roster has it now,
+// and keeps the panel for reconnecting pages. It must be called with
+// r.framing held.
+func (p *Pipeline) framedNow(r *room) (frame, panel []byte, err error) {
+	in := presence.Change{Online: r.filter(p.roster.Online(), nil)}
+	frame, panel, err = presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.online.Store(&panel)
+	return frame, panel, nil
+}
+
+// filter is who of emails (sorted, and as a set, or nil to make it only if
+// needed) is in r, sorted: all of them for general. It walks the shorter
+// of the list and the room's members, so that a crowd online costs a small
+// room only its members.
 func (r *room) filter(emails []string, set map[string]bool) []string {
 	m := r.members.Load()
 	if m == nil {
@@ -151,6 +162,9 @@ func (r *room) filter(emails []string, set map[string]bool) []string {
 	}
 	var in []string
 	if len(*m) < len(emails) {
+		if set == nil {
+			set = toSet(emails)
+		}
 		for e := range *m {
 			if set[e] {
 				in = append(in, e)
@@ -186,18 +200,8 @@ func (p *Pipeline) onlineFrame(r *room) ([]byte, error) {
 	if f := r.online.Load(); f != nil {
 		return *f, nil
 	}
-	online := p.roster.Online()
-	in := presence.Change{Online: r.filter(online, toSet(online))}
-	_, panel, err := presenceFrames(in, p.readNames(shown(in.Online)), p.unverified)
-	if err != nil {
-		return nil, err
-	}
-	if !r.online.CompareAndSwap(nil, &panel) {
-		if f := r.online.Load(); f != nil {
-			return *f, nil // a change came meanwhile: it is newer
-		}
-	}
-	return panel, nil
+	_, panel, err := p.framedNow(r)
+	return panel, err
 }
 
 // readNames are the display names of the people some panel lists. Without
