@@ -150,11 +150,6 @@ func (p *Pipeline) Start(ctx context.Context) (stop func(), err error) {
 	takeCtx, cancelTake := context.WithTimeout(ctx, takeOverTimeout)
 	if err := p.roster.TakeOver(takeCtx); err != nil {
 		p.log.Warn("taking over who was online before the restart", "err", err)
-	} else if len(p.roster.Online()) > 0 {
-		// Framed once, with names, for the crowd about to reconnect.
-		if _, err := p.onlineFrame(p.existingRoom(store.GeneralID)); err != nil {
-			p.log.Warn("framing who was online before the restart", "err", err)
-		}
 	}
 	cancelTake()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
