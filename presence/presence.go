@@ -53,8 +53,8 @@ type Directory interface {
 // it had, and the one that starts takes them.
 type Keeper interface {
 	KeepOnline(ctx context.Context, emails []string) error
-	// TakeOnline returns the people kept at or after since, and forgets
-	// every one kept.
+	// TakeOnline returns the people kept at or after since, sorted and
+	// each once, and forgets every one kept.
 	TakeOnline(ctx context.Context, since time.Time) ([]string, error)
 }
 
@@ -148,8 +148,6 @@ func (r *Roster) TakeOver(ctx context.Context) error {
 		online, err = r.dir.Online(ctx)
 	case r.keeper != nil:
 		online, err = r.keeper.TakeOnline(ctx, time.Now().Add(-keptFor))
-		slices.Sort(online)
-		online = slices.Compact(online)
 	}
 	if err != nil || len(online) == 0 {
 		return err
@@ -158,7 +156,7 @@ func (r *Roster) TakeOver(ctx context.Context) error {
 	defer r.mu.Unlock()
 	r.online = online
 	if r.dir == nil {
-		r.carried = toSet(online)
+		r.carried = Set(online)
 		r.carriedUntil = time.Now().Add(r.handoverFor)
 	}
 	return nil
@@ -187,7 +185,8 @@ func (r *Roster) HandOver(ctx context.Context) error {
 
 var errNotRunning = errors.New("presence: the roster is not running, or has handed over already")
 
-func toSet(emails []string) map[string]bool {
+// Set is emails as a set.
+func Set(emails []string) map[string]bool {
 	set := make(map[string]bool, len(emails))
 	for _, e := range emails {
 		set[e] = true
@@ -348,25 +347,25 @@ func (r *Roster) Online() []string {
 	return slices.Clone(r.online)
 }
 
-// hereSorted must be called with r.mu held.
-func (r *Roster) hereSorted() []string {
-	here := make([]string, 0, len(r.here))
-	for e := range r.here {
-		here = append(here, e)
-	}
-	slices.Sort(here)
-	return here
-}
-
-// countedSorted is who this instance counts as online: who is here, and
-// who the process before it had, until that lapses at now. It must be
-// called with r.mu held.
-func (r *Roster) countedSorted(now time.Time) []string {
+// lapse forgets who the process before this one had online once the
+// handover is over, which changes who is counted. It must be called with
+// r.mu held.
+func (r *Roster) lapse(now time.Time) {
 	if r.carried != nil && !now.Before(r.carriedUntil) {
 		r.carried = nil
 		r.dirty = true
 	}
-	counted := r.hereSorted()
+}
+
+// countedSorted is who this instance counts as online, sorted: who is
+// here and, until the handover lapses, who the process before it had
+// (never anyone with a directory, which keeps those itself). It must be
+// called with r.mu held.
+func (r *Roster) countedSorted() []string {
+	counted := make([]string, 0, len(r.here)+len(r.carried))
+	for e := range r.here {
+		counted = append(counted, e)
+	}
 	for e := range r.carried {
 		if !r.here[e] {
 			counted = append(counted, e)

@@ -45,9 +45,13 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 				}
 			case now := <-ticker.C:
 				r.mu.Lock()
-				counted := r.countedSorted(now)
+				r.lapse(now)
 				dirty := r.dirty
 				r.dirty = false
+				var counted []string
+				if dirty {
+					counted = r.countedSorted()
+				}
 				r.mu.Unlock()
 				if dirty {
 					r.publish(counted)
@@ -88,7 +92,7 @@ func (r *Roster) Run(ctx context.Context, log *slog.Logger) {
 			r.mu.Lock()
 			dirty := r.dirty
 			r.dirty = false
-			here := r.hereSorted()
+			here := r.countedSorted()
 			r.mu.Unlock()
 			if lost || now.Sub(lastRefresh) >= refreshInterval {
 				if call("refreshing", func(ctx context.Context) error { return r.dir.Refresh(ctx, here) }) {
@@ -151,7 +155,8 @@ func (r *Roster) keep(ctx context.Context) error {
 		return nil
 	}
 	r.mu.Lock()
-	counted := r.countedSorted(time.Now())
+	r.lapse(time.Now())
+	counted := r.countedSorted()
 	r.mu.Unlock()
 	return r.keeper.KeepOnline(ctx, counted)
 }
@@ -173,7 +178,7 @@ func (r *Roster) linger(ctx context.Context) error {
 	}
 	if r.lost.Load() {
 		r.mu.Lock()
-		here := r.hereSorted()
+		here := r.countedSorted()
 		r.mu.Unlock()
 		if err := r.dir.Refresh(ctx, here); err != nil {
 			return err

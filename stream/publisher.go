@@ -53,7 +53,7 @@ func (pub *publisher) publish(m store.Message) error {
 // (see onlineFrame): a crowd reconnecting after a restart must not cost a
 // names read each.
 func (p *Pipeline) publishPresence(c presence.Change) error {
-	sets := changeSets{online: toSet(c.Online), joined: toSet(c.Joined), left: toSet(c.Left)}
+	sets := changeSets{online: presence.Set(c.Online), joined: presence.Set(c.Joined), left: presence.Set(c.Left)}
 	var touched []*room
 	var changes []presence.Change
 	var everyone []string
@@ -89,14 +89,6 @@ func (p *Pipeline) publishPresence(c presence.Change) error {
 
 // changeSets are a presence change's lists as sets.
 type changeSets struct{ online, joined, left map[string]bool }
-
-func toSet(emails []string) map[string]bool {
-	set := make(map[string]bool, len(emails))
-	for _, e := range emails {
-		set[e] = true
-	}
-	return set
-}
 
 // touchedBy reports whether someone in r joined or left.
 func (r *room) touchedBy(c changeSets) bool {
@@ -163,7 +155,7 @@ func (r *room) filter(emails []string, set map[string]bool) []string {
 	var in []string
 	if len(*m) < len(emails) {
 		if set == nil {
-			set = toSet(emails)
+			set = presence.Set(emails)
 		}
 		for e := range *m {
 			if set[e] {
