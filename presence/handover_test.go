@@ -134,9 +134,7 @@ func TestHandOverLingersInTheDirectory(t *testing.T) {
 
 func handOver(t *testing.T, r *presence.Roster) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := r.HandOver(ctx); err != nil {
+	if err := handOverWithin(r, 5*time.Second); err != nil {
 		t.Fatalf("handing over: %v", err)
 	}
 }
