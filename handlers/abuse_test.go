@@ -81,11 +81,20 @@ func TestStreamEndsSayWhy(t *testing.T) {
 	})
 	t.Run("shutting down", func(t *testing.T) {
 		logs := &lockedBuffer{}
-		ts := newTestServer(t, logTo(logs))
+		ts := newTestServer(t, logTo(logs), func(c *stream.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 		openEvents(t, ts.joined(t, "ann@example.com"), ts.URL+"/events")
 		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stream to open")
 		ts.live.Close()
-		waitForLog(t, logs, `reason="shutting down"`)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := ts.live.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// One line for every stream the shutdown ended, not one each.
+		waitForLog(t, logs, `msg="streams disconnected" reason="shutting down" streams=1`)
+		if strings.Contains(logs.String(), `msg="stream disconnected"`) {
+			t.Errorf("a stream ended by the shutdown was logged on its own line:\n%s", logs)
+		}
 	})
 	t.Run("too slow", func(t *testing.T) {
 		logs := &lockedBuffer{}

@@ -94,6 +94,9 @@ type Pipeline struct {
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64 // streams open
 	spread       atomic.Int64 // set by Close: how widely the streams' reconnects are spread, nanoseconds
+	// shutEnded counts the streams ended by Close, which Wait logs in one
+	// line rather than one each (see Stream.close).
+	shutEnded atomic.Int64
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -274,10 +277,12 @@ func (p *Pipeline) Close() {
 
 // Wait blocks, after Close, until every stream has ended, or ctx ends.
 func (p *Pipeline) Wait(ctx context.Context) error {
+	var err error
 	for _, r := range p.allRooms() {
-		if err := r.hub.Wait(ctx); err != nil {
-			return err
+		if err = r.hub.Wait(ctx); err != nil {
+			break
 		}
 	}
-	return nil
+	p.log.Info("streams disconnected", "reason", hub.EndedShutdown, "streams", p.shutEnded.Load())
+	return err
 }
