@@ -64,7 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stdout, nil))
+	lines := newLimitedHandler(slog.NewTextHandler(stdout, nil), linesPerSecond)
+	defer lines.l.flush() // the last counts, before the process ends
+	log := slog.New(lines)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
