@@ -84,14 +84,27 @@ func TestStreamEndsSayWhy(t *testing.T) {
 		ts := newTestServer(t, logTo(logs), func(c *stream.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
 		openEvents(t, ts.joined(t, "ann@example.com"), ts.URL+"/events")
 		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stream to open")
+		// Waiting without a shutdown says nothing of one.
+		early, cancelEarly := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancelEarly()
+		if err := ts.live.Wait(early); err == nil {
+			t.Fatal("Wait returned before Close, with a stream open")
+		}
 		ts.live.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := ts.live.Wait(ctx); err != nil {
-			t.Fatal(err)
+		for range 2 { // the second Wait does not say it again
+			if err := ts.live.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
-		// One line for every stream the shutdown ended, not one each.
+		// One line for every stream the shutdown ended, not one each, and
+		// once.
 		waitForLog(t, logs, `msg="streams disconnected" reason="shutting down" streams=1`)
+		if n := strings.Count(logs.String(), `msg="streams disconnected"`); n != 1 {
+			t.Errorf("%d lines for the shutdown's streams, want 1:\n%s", n, logs)
+		}
+		waitFor(t, func() bool { return ts.live.Streams() == 0 }, "the stream to be done") // its own line would be written by then
 		if strings.Contains(logs.String(), `msg="stream disconnected"`) {
 			t.Errorf("a stream ended by the shutdown was logged on its own line:\n%s", logs)
 		}

@@ -94,9 +94,12 @@ type Pipeline struct {
 	names        func(ctx context.Context, emails []string) (map[string]string, error)
 	open         atomic.Int64 // streams open
 	spread       atomic.Int64 // set by Close: how widely the streams' reconnects are spread, nanoseconds
-	// shutEnded counts the streams ended by Close, which Wait logs in one
-	// line rather than one each (see Stream.close).
-	shutEnded atomic.Int64
+	// shutMu guards the count of streams ended by Close, which Wait logs
+	// in one line rather than one each (see Stream.close); once it has,
+	// shutSaid, any that end later are logged one by one.
+	shutMu    sync.Mutex
+	shutEnded int
+	shutSaid  bool
 }
 
 // NewPipeline builds the pipeline; Start sets it going.
@@ -283,6 +286,32 @@ func (p *Pipeline) Wait(ctx context.Context) error {
 			break
 		}
 	}
-	p.log.Info("streams disconnected", "reason", hub.EndedShutdown, "streams", p.shutEnded.Load())
+	p.roomsMu.RLock()
+	closed := p.closed
+	p.roomsMu.RUnlock()
+	p.shutMu.Lock()
+	say := closed && !p.shutSaid
+	p.shutSaid = p.shutSaid || say
+	n := p.shutEnded
+	p.shutMu.Unlock()
+	switch {
+	case !say:
+	case err != nil:
+		p.log.Warn("streams disconnected", "reason", hub.EndedShutdown, "streams", n, "still_open", p.open.Load())
+	default:
+		p.log.Info("streams disconnected", "reason", hub.EndedShutdown, "streams", n)
+	}
 	return err
+}
+
+// countShutdownEnd counts a stream the shutdown ended, for Wait's line,
+// and reports false once that line is logged (the stream's own is then).
+func (p *Pipeline) countShutdownEnd() bool {
+	p.shutMu.Lock()
+	defer p.shutMu.Unlock()
+	if p.shutSaid {
+		return false
+	}
+	p.shutEnded++
+	return true
 }

@@ -267,8 +267,6 @@ func (st *Stream) close(why string) {
 	}
 	st.p.readers.remove(st)
 	st.room.remove(st)
-	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
-	st.p.open.Add(-1)
 	switch ended := st.sub.Ended(); {
 	case st.ended.Load() != nil:
 		why = *st.ended.Load()
@@ -279,14 +277,16 @@ func (st *Stream) close(why string) {
 	case why == "":
 		why = "ended"
 	}
-	if why == hub.EndedShutdown {
-		// Every stream ends so at once: Pipeline.Wait logs how many, in
-		// one line. A line each cost the stopping process 10,000 lines,
-		// and CPU its replacement needs as the pages reconnect to it.
-		st.p.shutEnded.Add(1)
-		return
+	// Every stream a shutdown ends is counted, and Pipeline.Wait logs how
+	// many in one line: a line each cost the stopping process 10,000 lines,
+	// and CPU its replacement needs as the pages reconnect to it. Counted
+	// before leaving the hub, which is what Wait waits for.
+	logged := why != hub.EndedShutdown || !st.p.countShutdownEnd()
+	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
+	if logged {
+		st.log.Info("stream disconnected", "reason", why, "duration", time.Since(st.started).Round(time.Millisecond))
 	}
-	st.log.Info("stream disconnected", "reason", why, "duration", time.Since(st.started).Round(time.Millisecond))
+	st.p.open.Add(-1) // last: Streams() is 0 once every stream is done
 }
 
 // failed is why a write failed: the client stopped reading, or something

@@ -183,7 +183,7 @@ func (r *report) writeStorm(row func(name, format string, args ...any), lat func
 		st.Reconnects, st.StreamsBack, st.StreamsBackAgain, st.MaxPerStream, st.NotBack)
 	from := "from the disconnect"
 	if st.LatencyFrom == "readiness" {
-		from = fmt.Sprintf("from readiness (%s, %s after SIGTERM), for streams that ended after SIGTERM", st.ReadyBy, msText(st.ReadyMS))
+		from = fmt.Sprintf("from readiness (%s, %s after SIGTERM), for streams that ended after SIGTERM", st.ReadinessBy, msText(st.ReadinessMS))
 	}
 	row("reconnect latency", "%s  (%s; delay %s, %d streams waited the server's retry:)", lat(st.Latency), from, st.ReconnectDelay, st.ServerRetry)
 	row("since disconnect", "%s", lat(st.SinceDisconnect))

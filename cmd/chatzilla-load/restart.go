@@ -37,7 +37,9 @@ type restartReport struct {
 	NewServer *procSample `json:"new_server,omitempty"` // its memory and CPU at the end of the run
 	Error     string      `json:"error,omitempty"`
 
-	term, ready time.Time // ready is zero if it never answered
+	// ready is zero if it never answered; stopped is when the tool saw the
+	// old process gone or no longer listening.
+	term, stopped, ready time.Time
 }
 
 // restartServer sends SIGTERM to -pid, waits until the old process has
@@ -80,7 +82,8 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, posts *htt
 		r.Error = fmt.Sprintf("process %d still listening %s after SIGTERM", cfg.PID, stopLimit)
 		return r
 	}
-	r.StoppedMS = ms(time.Since(r.term))
+	r.stopped = time.Now()
+	r.StoppedMS = ms(r.stopped.Sub(r.term))
 	posts.CloseIdleConnections()
 
 	var cmd *exec.Cmd

@@ -157,9 +157,10 @@ func (e *statusError) Error() string { return "GET " + e.path + ": " + e.status 
 // the tool's SIGTERM and that moment (it could not have come back sooner),
 // and from its disconnect otherwise; sinceDisconnect is always from the
 // disconnect. Readiness is /healthz answering or, if sooner, the first
-// stream back after SIGTERM: the poll of /healthz can wait in the same
-// queue as the crowd, and a late answer would make every reconnect look
-// quick.
+// stream back from the new server (one that ended after SIGTERM and came
+// back after the old server stopped listening): the poll of /healthz can
+// wait in the same queue as the crowd, and a late answer would make every
+// reconnect look quick. That stream's own latency is 0.
 type stormReport struct {
 	ReconnectDelay   string         `json:"reconnect_delay"`
 	Reconnects       int            `json:"reconnects"`
@@ -169,8 +170,8 @@ type stormReport struct {
 	NotBack          int            `json:"streams_not_back"` // still reconnecting when the run ended
 	Latency          latencies      `json:"reconnect_ms"`
 	LatencyFrom      string         `json:"reconnect_measured_from"` // "readiness" or "disconnect"
-	ReadyMS          float64        `json:"ready_ms,omitempty"`      // readiness, from SIGTERM
-	ReadyBy          string         `json:"ready_by,omitempty"`      // "/healthz" or "the first stream back"
+	ReadinessMS      float64        `json:"readiness_ms"`            // readiness, from SIGTERM (with LatencyFrom "readiness")
+	ReadinessBy      string         `json:"readiness_by,omitempty"`  // "/healthz" or "the first stream back"
 	SinceDisconnect  latencies      `json:"since_disconnect_ms"`
 	ReplayFailures   int            `json:"replay_failures"`    // non-200 answers to a reconnect
 	ReplayStatuses   map[string]int `json:"replay_statuses"`    // those answers, by status
@@ -193,15 +194,16 @@ func stormReportOf(streams []*stream, st *storm, rs *restartReport, ended time.T
 	var term, ready int64
 	if rs != nil && !rs.ready.IsZero() {
 		term, ready = rs.term.UnixNano(), rs.ready.UnixNano()
-		r.LatencyFrom, r.ReadyBy = "readiness", "/healthz"
+		r.LatencyFrom, r.ReadinessBy = "readiness", "/healthz"
+		stopped := rs.stopped.UnixNano()
 		for _, s := range streams {
 			for _, c := range s.resuming.reconnects {
-				if term <= c.up && c.up < ready {
-					ready, r.ReadyBy = c.up, "the first stream back"
+				if term <= c.down && stopped <= c.up && c.up < ready {
+					ready, r.ReadinessBy = c.up, "the first stream back"
 				}
 			}
 		}
-		r.ReadyMS = ms(time.Duration(ready - term))
+		r.ReadinessMS = ms(time.Duration(ready - term))
 	}
 	for _, s := range streams {
 		rc := s.resuming.reconnects

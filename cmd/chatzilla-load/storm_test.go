@@ -245,11 +245,16 @@ func TestStormReadinessIsTheFirstStreamBack(t *testing.T) {
 		s.resuming.reconnects = []reconnect{{down: at(down), up: at(up)}}
 		return s
 	}
-	streams := []*stream{back(100*time.Millisecond, 500*time.Millisecond), back(200*time.Millisecond, 3*time.Second)}
-	rs := &restartReport{term: term, ready: term.Add(4 * time.Second)}
+	streams := []*stream{
+		back(100*time.Millisecond, 500*time.Millisecond), back(200*time.Millisecond, 3*time.Second),
+		// Neither is back from the new server: one came back to the old
+		// one before it stopped listening, the other ended before SIGTERM.
+		back(10*time.Millisecond, 150*time.Millisecond), back(-time.Second, 400*time.Millisecond),
+	}
+	rs := &restartReport{term: term, stopped: term.Add(200 * time.Millisecond), ready: term.Add(4 * time.Second)}
 	r := stormReportOf(streams, newStorm(0, 0), rs, term.Add(5*time.Second))
-	if r.LatencyFrom != "readiness" || r.ReadyBy != "the first stream back" || r.ReadyMS != 500 {
-		t.Errorf("readiness %q by %q at %v ms, want the first stream back at 500 ms", r.LatencyFrom, r.ReadyBy, r.ReadyMS)
+	if r.LatencyFrom != "readiness" || r.ReadinessBy != "the first stream back" || r.ReadinessMS != 500 {
+		t.Errorf("readiness %q by %q at %v ms, want the first stream back at 500 ms", r.LatencyFrom, r.ReadinessBy, r.ReadinessMS)
 	}
 	// The second stream ended before that, and came back 2.5 s after it.
 	if r.Latency.Max < 2400 || r.Latency.Max > 2600 {
@@ -259,7 +264,7 @@ func TestStormReadinessIsTheFirstStreamBack(t *testing.T) {
 	// With /healthz first, it is /healthz.
 	rs.ready = term.Add(300 * time.Millisecond)
 	r = stormReportOf(streams, newStorm(0, 0), rs, term.Add(5*time.Second))
-	if r.ReadyBy != "/healthz" || r.ReadyMS != 300 {
-		t.Errorf("readiness by %q at %v ms, want /healthz at 300 ms", r.ReadyBy, r.ReadyMS)
+	if r.ReadinessBy != "/healthz" || r.ReadinessMS != 300 {
+		t.Errorf("readiness by %q at %v ms, want /healthz at 300 ms", r.ReadinessBy, r.ReadinessMS)
 	}
 }
