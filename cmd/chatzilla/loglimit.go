@@ -66,7 +66,7 @@ func (h *limitedHandler) WithGroup(name string) slog.Handler {
 func (l *lineLimit) pass(msg string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.window.IsZero() || now.Sub(l.window) >= time.Second || now.Before(l.window) {
+	if now.Sub(l.window) >= time.Second || now.Before(l.window) { // a zero window is long past
 		l.window = now
 		clear(l.lines)
 	}
@@ -102,6 +102,8 @@ func (l *lineLimit) say() {
 
 // flush says what is held back now, and logs every line from then on: for
 // the end of the process, so that its last counts are not lost.
+func (h *limitedHandler) flush() { h.l.flush() }
+
 func (l *lineLimit) flush() {
 	l.mu.Lock()
 	l.stopped = true

@@ -63,7 +63,7 @@ func TestLogFloodFlushedAtTheEnd(t *testing.T) {
 	for range 5 {
 		log.Info("stream disconnected")
 	}
-	h.l.flush()
+	h.flush()
 	if !strings.Contains(out.String(), `msg="stream disconnected" lines_not_logged=3`) {
 		t.Errorf("flush did not say what was held back:\n%s", out.String())
 	}

@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	lines := newLimitedHandler(slog.NewTextHandler(stdout, nil), linesPerSecond)
-	defer lines.l.flush() // the last counts, before the process ends
+	defer lines.flush() // the last counts, before the process ends
 	log := slog.New(lines)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
