@@ -291,7 +291,9 @@ func (p *Pipeline) Wait(ctx context.Context) error {
 	p.roomsMu.RUnlock()
 	p.shutMu.Lock()
 	say := closed && !p.shutSaid
-	p.shutSaid = p.shutSaid || say
+	if say {
+		p.shutSaid = true
+	}
 	n := p.shutEnded
 	p.shutMu.Unlock()
 	switch {

@@ -279,10 +279,12 @@ func (st *Stream) close(why string) {
 	}
 	// Every stream a shutdown ends is counted, and Pipeline.Wait logs how
 	// many in one line: a line each cost the stopping process 10,000 lines,
-	// and CPU its replacement needs as the pages reconnect to it. Counted
-	// before leaving the hub, which is what Wait waits for.
+	// and CPU its replacement needs as the pages reconnect to it (the log's
+	// own limit would hold most of them back too, but mixed with other
+	// reasons and without the count). Counted before leaving the hub, which
+	// is what Wait waits for.
 	logged := why != hub.EndedShutdown || !st.p.countShutdownEnd()
-	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it, so last but the log line
+	st.room.hub.Unsubscribe(st.sub) // hub.Wait waits for it
 	if logged {
 		st.log.Info("stream disconnected", "reason", why, "duration", time.Since(st.started).Round(time.Millisecond))
 	}
