@@ -249,22 +249,43 @@ func (p *Postgres) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 // then open and private rooms by name, then direct rooms by the other
 // person; each with its unread count (see RoomState).
 func (p *Postgres) RoomsOf(ctx context.Context, email string) ([]RoomState, error) {
-	var rooms []RoomState
+	rooms, err := p.roomsOf(ctx, 1, selectRoomsOfOnePostgres, email)
+	return rooms[email], err
+}
+
+// RoomsOfMany is RoomsOf for each of emails, in one statement: every one
+// of them is in the map, with general at least.
+func (p *Postgres) RoomsOfMany(ctx context.Context, emails []string) (map[string][]RoomState, error) {
+	return p.roomsOf(ctx, len(emails), selectRoomsOfPostgres, emails)
+}
+
+// roomsOf runs query, one of the statements of roomsOfQuery, for who: n
+// people.
+func (p *Postgres) roomsOf(ctx context.Context, n int, query string, who any) (map[string][]RoomState, error) {
+	var rooms map[string][]RoomState
 	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
-		rows, err := c.Query(ctx, selectRoomsOf, email, MaxUnread)
+		rows, err := c.Query(ctx, query, who, MaxUnread)
 		if err != nil {
 			return err
 		}
-		rooms, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RoomState, error) {
+		defer rows.Close()
+		rooms = make(map[string][]RoomState, n)
+		for rows.Next() {
 			var r RoomState
-			return r, scanPostgresRoom(row, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest)
-		})
-		return err
+			var email string
+			if err := scanPostgresRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest, &email); err != nil {
+				return err
+			}
+			rooms[email] = append(rooms[email], r)
+		}
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms of: %w", err)
 	}
-	sortRoomStates(rooms)
+	for _, rs := range rooms {
+		sortRoomStates(rs)
+	}
 	return rooms, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -230,24 +231,44 @@ func (s *SQLite) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 // then open and private rooms by name, then direct rooms by the other
 // person; each with its unread count (see RoomState).
 func (s *SQLite) RoomsOf(ctx context.Context, email string) ([]RoomState, error) {
+	rooms, err := s.roomsOf(ctx, 1, selectRoomsOfOneSQLite, email)
+	return rooms[email], err
+}
+
+// RoomsOfMany is RoomsOf for each of emails, in one statement: every one
+// of them is in the map, with general at least.
+func (s *SQLite) RoomsOfMany(ctx context.Context, emails []string) (map[string][]RoomState, error) {
+	list, err := json.Marshal(emails)
+	if err != nil {
+		return nil, fmt.Errorf("store: rooms of: %w", err)
+	}
+	return s.roomsOf(ctx, len(emails), selectRoomsOfSQLite, string(list))
+}
+
+// roomsOf runs query, one of the statements of roomsOfQuery, for who: n
+// people.
+func (s *SQLite) roomsOf(ctx context.Context, n int, query string, who any) (map[string][]RoomState, error) {
 	const op = "rooms of"
-	rows, err := s.reads.QueryContext(ctx, sqliteParams(selectRoomsOf), email, MaxUnread)
+	rows, err := s.reads.QueryContext(ctx, query, who, MaxUnread)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	defer rows.Close()
-	var rooms []RoomState
+	rooms := make(map[string][]RoomState, n)
 	for rows.Next() {
 		var r RoomState
-		if err := scanSQLiteRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest); err != nil {
+		var email string
+		if err := scanSQLiteRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest, &email); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
-		rooms = append(rooms, r)
+		rooms[email] = append(rooms[email], r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	sortRoomStates(rooms)
+	for _, rs := range rooms {
+		sortRoomStates(rs)
+	}
 	return rooms, nil
 }
 

@@ -28,6 +28,7 @@ type roomStore interface {
 	RoomMembers(ctx context.Context, roomID int64) ([]string, error)
 	OpenRooms(ctx context.Context, limit int) ([]store.Room, error)
 	RoomsOf(ctx context.Context, email string) ([]store.RoomState, error)
+	RoomsOfMany(ctx context.Context, emails []string) (map[string][]store.RoomState, error)
 	MarkRead(ctx context.Context, roomID int64, email string, id int64) error
 	LastRead(ctx context.Context, roomID int64, email string) (int64, error)
 	RoomMessagesAfter(ctx context.Context, roomID, afterID int64, limit int) ([]store.Message, error)
@@ -61,6 +62,7 @@ func TestRooms(t *testing.T) {
 		{"messages in rooms", testRoomMessages},
 		{"follow delivers the room", testFollowRoom},
 		{"unread counts", testUnread},
+		{"many people's rooms in one read", testRoomsOfMany},
 		{"mark read never goes back", testMarkRead},
 	}
 	for _, tt := range tests {
@@ -498,6 +500,67 @@ func roomsOf(t *testing.T, st roomStore, email string) []store.RoomState {
 		t.Fatalf("RoomsOf(%s): %v", email, err)
 	}
 	return rooms
+}
+
+// testRoomsOfMany: one read of several people's rooms gives each of them
+// what reading theirs alone does: their own rooms, counts without their own
+// messages, the other person of their direct rooms.
+func testRoomsOfMany(t *testing.T, st roomStore, _ opener) {
+	ctx := t.Context()
+	team := mustCreate(t, st, "team", store.RoomOpen, bob, carol)
+	mustCreate(t, st, "art", store.RoomPrivate, bob)
+	dm, err := st.DirectRoom(ctx, bob, eve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(room int64, who string, n int) (last store.Message) {
+		for i := range n {
+			if last, err = st.AddMessageIn(ctx, room, store.Author{Email: who}, fmt.Sprint("hello ", i), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return last
+	}
+	first := post(store.GeneralID, ann, 1)
+	post(store.GeneralID, ann, 1)
+	post(store.GeneralID, bob, 1)
+	post(team.ID, carol, 3)
+	post(team.ID, bob, 1)
+	post(dm.ID, eve, 2)
+	if err := st.MarkRead(ctx, store.GeneralID, carol, first.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	people := []string{ann, bob, carol, eve, dave, bob} // dave: no rooms, no messages; bob twice
+	got, err := st.RoomsOfMany(ctx, people)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5 {
+		t.Errorf("RoomsOfMany gave %d people, want 5: %+v", len(got), got)
+	}
+	for _, email := range people {
+		if want := roomsOf(t, st, email); !slices.Equal(got[email], want) {
+			t.Errorf("RoomsOfMany's rooms of %s:\n%+v\nwant, as RoomsOf reads them:\n%+v", email, got[email], want)
+		}
+	}
+	// A few figures, so that agreeing with RoomsOf is not agreeing on nothing.
+	if g := roomState(t, got[bob], "general"); g.Unread != 2 {
+		t.Errorf("bob's general: %d unread, want 2 (ann's; not his own)", g.Unread)
+	}
+	if g := roomState(t, got[carol], "general"); g.Unread != 2 {
+		t.Errorf("carol's general: %d unread, want 2 (she read the first)", g.Unread)
+	}
+	if d := roomState(t, got[bob], dm.Slug); d.Other != eve || d.Unread != 2 {
+		t.Errorf("bob's direct room: %+v, want with eve and 2 unread", d)
+	}
+	if len(got[dave]) != 1 || got[dave][0].ID != store.GeneralID || got[dave][0].Unread != 3 {
+		t.Errorf("dave's rooms: %+v, want general alone with 3 unread", got[dave])
+	}
+
+	if none, err := st.RoomsOfMany(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("RoomsOfMany(nil) = %+v, %v; want nothing", none, err)
+	}
 }
 
 func testUnread(t *testing.T, st roomStore, _ opener) {

@@ -92,7 +92,7 @@ var sqliteMigrations = []string{
 	// A room's page, its stream's catch-up and its unread count all read
 	// one room's messages by id.
 	`CREATE INDEX messages_room_id_id ON messages (room_id, id)`,
-	// RoomsOf: a person's rooms.
+	// RoomsOf and RoomsOfMany: people's rooms.
 	`CREATE INDEX room_members_email ON room_members (email)`,
 	// Who was online when the last process stopped, for the next to take
 	// over (see KeepOnline).
@@ -100,6 +100,12 @@ var sqliteMigrations = []string{
 		email   TEXT    PRIMARY KEY,
 		kept_at INTEGER NOT NULL
 	)`,
+	// An unread count skips the reader's own messages: with the sender in
+	// the room's index it reads the index alone, not each message's row as
+	// well (BenchmarkRoomsOf/one, a sidebar of 4 rooms with 150 unread: 52
+	// µs, 43 with this index). It serves all the old index did.
+	`CREATE INDEX messages_room_id_id_sender ON messages (room_id, id, sender)`,
+	`DROP INDEX messages_room_id_id`,
 }
 
 // SQLite is the single-instance store: one database file on local disk.
