@@ -53,7 +53,7 @@ func newTestServer(t testing.TB, adjust ...any) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := stream.Config{Broker: st, History: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Unverified: true, Names: st.DisplayNames, Members: st.RoomMembers, Rooms: st.RoomsOf, Changes: st}
+	cfg := stream.Config{Broker: st, History: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Unverified: true, Names: st.DisplayNames, Members: st.RoomMembers, Rooms: st.RoomsOfMany, Changes: st}
 	for _, f := range adjust {
 		if f, ok := f.(func(*stream.Config)); ok {
 			f(&cfg)

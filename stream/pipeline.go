@@ -54,9 +54,10 @@ type Config struct {
 	// Members, if set, reads who is in a room, for the room's "who's
 	// online" (general's is everyone online).
 	Members func(ctx context.Context, room int64) ([]string, error)
-	// Rooms, if set, reads someone's rooms with their unread counts, which
-	// their streams then keep up to date in their sidebar.
-	Rooms func(ctx context.Context, email string) ([]store.RoomState, error)
+	// Rooms, if set, reads people's rooms with their unread counts, which
+	// their streams then keep up to date in their sidebar: each person's,
+	// general at least, by email (store.SQLite's RoomsOfMany).
+	Rooms func(ctx context.Context, emails []string) (map[string][]store.RoomState, error)
 	// Changes, if set, carries the changes to people's rooms between
 	// instances (see Announce); without it they reach this instance alone.
 	Changes Changes

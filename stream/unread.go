@@ -19,12 +19,17 @@ const (
 	// costs each reader elsewhere at most one update per tick, however
 	// many messages it gets.
 	sidebarTick = 500 * time.Millisecond
-	// roomsTimeout bounds the read of one person's rooms.
+	// roomsTimeout bounds one read of people's rooms.
 	roomsTimeout = 5 * time.Second
 	// maxRoomsReads bounds the reads of people's rooms running at once, so
 	// that a crowd reconnecting after a restart does not put thousands of
 	// them in front of posts: their sidebars update a little later.
-	maxRoomsReads = 4
+	maxRoomsReads = 2
+	// roomsBatch is the most people whose rooms one read reads: the
+	// pending wait for a reader, and it takes as many as there are, up to
+	// this. One statement for a crowd's 256 costs about half as much a
+	// person as one each (SQLite), and one trip to PostgreSQL, not 256.
+	roomsBatch = 256
 	// A page that reconnected shows a sidebar already, so the read of its
 	// reader's rooms may wait while a crowd is reconnecting (after a
 	// restart, everyone): while more than crowdOpens streams opened in the
@@ -54,7 +59,7 @@ const (
 // is added if it came after (the read missed it), and one published after
 // it is not if it came before (the read counted it).
 type readers struct {
-	rooms func(ctx context.Context, email string) ([]store.RoomState, error)
+	rooms func(ctx context.Context, emails []string) (map[string][]store.RoomState, error)
 	names func(ctx context.Context, emails []string) (map[string]string, error)
 	// private: direct conversations exist (SIGN_IN=email).
 	private bool
@@ -266,26 +271,30 @@ func (rs *readers) queue(r *reader, late bool) {
 	}
 }
 
-// load reads the rooms of pending readers, one at a time, until ctx ends.
-// maxRoomsReads of them run, so that a crowd reconnecting after a restart
-// waits in a set (once each) rather than in a goroutine each.
+// load reads the rooms of pending readers, up to roomsBatch at a time,
+// until ctx ends. maxRoomsReads of them run, so that a crowd reconnecting
+// after a restart waits in a set (once each) rather than in a goroutine
+// each, and is read in a few statements.
 func (rs *readers) load(ctx context.Context) {
 	for {
 		rs.mu.Lock()
-		r := rs.take(&rs.now, time.Time{})
-		if r == nil {
-			var by time.Time // any, once the crowd has passed
-			if rs.crowded.Load() {
-				by = time.Now().Add(-maxLate)
+		var by time.Time // any of later, once the crowd has passed
+		if rs.crowded.Load() {
+			by = time.Now().Add(-maxLate)
+		}
+		var batch []readerLoad
+		for len(batch) < roomsBatch {
+			r := rs.take(&rs.now, time.Time{})
+			if r == nil {
+				r = rs.take(&rs.later, by)
 			}
-			r = rs.take(&rs.later, by)
+			if r == nil {
+				break
+			}
+			delete(rs.pending, r)
+			batch = append(batch, readerLoad{r, r.loads})
 		}
-		delete(rs.pending, r)
 		more := len(rs.now) > 0 || len(rs.later) > 0 && !rs.crowded.Load()
-		var load int
-		if r != nil {
-			load = r.loads
-		}
 		rs.mu.Unlock()
 		if more {
 			select { // another loader may take the next
@@ -293,7 +302,7 @@ func (rs *readers) load(ctx context.Context) {
 			default:
 			}
 		}
-		if r == nil {
+		if len(batch) == 0 {
 			select {
 			case <-ctx.Done():
 				return
@@ -301,8 +310,15 @@ func (rs *readers) load(ctx context.Context) {
 			}
 			continue
 		}
-		rs.read(ctx, r, load)
+		rs.read(ctx, batch)
 	}
+}
+
+// readerLoad is a reader whose rooms are read, and which of their reads
+// (reader.loads) it is.
+type readerLoad struct {
+	r    *reader
+	load int
 }
 
 // take takes the first reader of q still pending, if it became pending
@@ -328,27 +344,41 @@ func (rs *readers) take(q *[]*reader, by time.Time) *reader {
 	return nil
 }
 
-// read reads r's rooms and counts, and keeps them unless r left or a newer
-// read was asked for meanwhile.
-func (rs *readers) read(ctx context.Context, r *reader, load int) {
+// read reads the rooms and counts of the batch's readers, in one read, and
+// keeps each one's (see keep).
+func (rs *readers) read(ctx context.Context, batch []readerLoad) {
 	ctx, cancel := context.WithTimeout(ctx, roomsTimeout)
 	defer cancel()
+	emails := make([]string, len(batch))
 	rs.mu.Lock()
-	rs.loading[r]++
+	for i, b := range batch {
+		rs.loading[b.r]++
+		emails[i] = b.r.email
+	}
 	rs.mu.Unlock()
 	defer func() {
 		rs.mu.Lock()
-		if rs.loading[r]--; rs.loading[r] <= 0 {
-			delete(rs.loading, r)
-			r.during, r.dropped = nil, 0
+		for _, b := range batch {
+			if rs.loading[b.r]--; rs.loading[b.r] <= 0 {
+				delete(rs.loading, b.r)
+				b.r.during, b.r.dropped = nil, 0
+			}
 		}
 		rs.mu.Unlock()
 	}()
-	states, err := rs.rooms(ctx, r.email)
+	states, err := rs.rooms(ctx, emails)
 	if err != nil {
-		rs.log.Warn("reading someone's rooms for their unread counts", "err", err)
+		rs.log.Warn("reading people's rooms for their unread counts", "people", len(emails), "err", err)
 		return
 	}
+	for _, b := range batch {
+		rs.keep(ctx, b.r, b.load, states[b.r.email])
+	}
+}
+
+// keep makes states r's rooms and counts, unless r left or a newer read
+// was asked for meanwhile (load is not r's latest).
+func (rs *readers) keep(ctx context.Context, r *reader, load int, states []store.RoomState) {
 	if !rs.private {
 		// SIGN_IN=open: anyone may be anyone, so the rooms only verified
 		// people have are not shown (see handlers.chatView).

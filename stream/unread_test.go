@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -20,9 +21,11 @@ func TestReconnectedPagesRoomsReadAfterTheCrowd(t *testing.T) {
 	read := map[string]time.Time{}
 	rs := newReaders(Config{
 		Logger: slog.New(slog.DiscardHandler),
-		Rooms: func(ctx context.Context, email string) ([]store.RoomState, error) {
+		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
 			mu.Lock()
-			read[email] = time.Now()
+			for _, email := range emails {
+				read[email] = time.Now()
+			}
 			mu.Unlock()
 			return nil, nil
 		},
@@ -81,9 +84,9 @@ func TestUnreadCountsWhatTheReadMissed(t *testing.T) {
 	asked, answer := make(chan struct{}), make(chan []store.RoomState)
 	rs := newReaders(Config{
 		Logger: slog.New(slog.DiscardHandler),
-		Rooms: func(ctx context.Context, email string) ([]store.RoomState, error) {
+		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
 			close(asked)
-			return <-answer, nil
+			return map[string][]store.RoomState{emails[0]: <-answer}, nil
 		},
 	})
 	rs.private = true
@@ -93,7 +96,7 @@ func TestUnreadCountsWhatTheReadMissed(t *testing.T) {
 	load := bob.loads
 	rs.mu.Unlock()
 	read := make(chan struct{})
-	go func() { defer close(read); rs.read(t.Context(), bob, load) }()
+	go func() { defer close(read); rs.read(t.Context(), []readerLoad{{bob, load}}) }()
 	<-asked
 	// The read counted ops up to message 10, which had 3 unread; 11 and
 	// 12 are published while it runs (12 is Bob's own).
@@ -130,5 +133,77 @@ func TestUnreadCountsWhatTheReadMissed(t *testing.T) {
 	defer rs.mu.Unlock()
 	if len(rs.loading) != 0 || bob.during != nil {
 		t.Errorf("after the read: %d readers loading, bob kept %d messages", len(rs.loading), len(bob.during))
+	}
+}
+
+// TestCrowdsRoomsReadTogether: when many people's streams open at once (a
+// restart, when nobody has been read yet), their rooms are read a batch at
+// a time, not one read each, and each person gets their own rooms from it.
+func TestCrowdsRoomsReadTogether(t *testing.T) {
+	t.Parallel()
+	const people = 3*roomsBatch + 10
+	var mu sync.Mutex
+	var sizes []int
+	first := make(chan struct{})
+	rs := newReaders(Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
+			mu.Lock()
+			sizes = append(sizes, len(emails))
+			mu.Unlock()
+			<-first // the crowd queues behind the first reads
+			rooms := map[string][]store.RoomState{}
+			for _, email := range emails {
+				// Each person has as many unread in general as their number.
+				var i int
+				fmt.Sscanf(email, "p%d@", &i)
+				rooms[email] = []store.RoomState{{Room: store.Room{ID: store.GeneralID, Kind: store.RoomOpen}, Unread: i % store.MaxUnread}}
+			}
+			return rooms, nil
+		},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go rs.run(ctx)
+	general := &room{id: store.GeneralID}
+	for i := range people {
+		rs.add(&Stream{req: Request{Email: fmt.Sprintf("p%d@example.com", i)}, room: general})
+	}
+	close(first)
+	counted := func() (n int) {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		for _, r := range rs.people {
+			if r.counts != nil {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); counted() < people; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d people's rooms read after 5 s", counted(), people)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first reads may take few (the crowd was still arriving); the
+	// rest wait and go in batches.
+	if max := maxRoomsReads + (people+roomsBatch-1)/roomsBatch; len(sizes) > max {
+		t.Errorf("%d people read in %d reads (the first: %v), want at most %d", people, len(sizes), sizes[:min(len(sizes), 10)], max)
+	}
+	for _, n := range sizes {
+		if n > roomsBatch {
+			t.Errorf("a read of %d people, more than roomsBatch (%d)", n, roomsBatch)
+		}
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for email, r := range rs.people {
+		var i int
+		fmt.Sscanf(email, "p%d@", &i)
+		if len(r.counts) != 1 || r.counts[0].n != i%store.MaxUnread {
+			t.Fatalf("%s's counts: %+v, want %d unread in general", email, r.counts, i%store.MaxUnread)
+		}
 	}
 }

@@ -44,6 +44,9 @@ type appStore interface {
 	stream.Broker
 	stream.Changes
 	DeleteSignInTokensBefore(ctx context.Context, before time.Time) (int64, error)
+	// RoomsOfMany reads the rooms of the people with streams open, for
+	// their unread counts (stream.Config's Rooms).
+	RoomsOfMany(ctx context.Context, emails []string) (map[string][]store.RoomState, error)
 	Close() error
 }
 
@@ -157,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Unverified:    cfg.SignIn != "email",
 		Names:         st.DisplayNames,
 		Members:       st.RoomMembers,
-		Rooms:         st.RoomsOf,
+		Rooms:         st.RoomsOfMany,
 		Changes:       st,
 	})
 	stopLive, err := live.Start(ctx)
