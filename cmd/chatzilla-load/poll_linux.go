@@ -31,7 +31,7 @@ type polled struct {
 	fd       int
 	events   *sseParser // the connection's, carried over from connecting
 	lastRead time.Time
-	ended    chan error // gets why the connection ended, once
+	ended    chan streamEnd // gets why and when the connection ended, once
 }
 
 // pollReadSize is how much one read takes from a stream at most.
@@ -71,7 +71,7 @@ func (p *poller) add(s *stream, c net.Conn, events *sseParser, pending []byte) (
 	unix.CloseOnExec(fd)
 	c.Close() // the duplicate keeps the socket open, non-blocking as Go made it
 
-	pc := &polled{s: s, fd: fd, events: events, lastRead: time.Now(), ended: make(chan error, 1)}
+	pc := &polled{s: s, fd: fd, events: events, lastRead: time.Now(), ended: make(chan streamEnd, 1)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pc.events.feed(pending, func(item sseItem) { s.handle(item, pc.lastRead) })
@@ -101,7 +101,7 @@ func (p *poller) end(pc *polled, err error) {
 	delete(p.streams, int32(pc.fd))
 	_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, pc.fd, nil)
 	unix.Close(pc.fd)
-	pc.ended <- err
+	pc.ended <- streamEnd{err: err, at: time.Now()}
 }
 
 var errIdle = errors.New("no data, not even a heartbeat, for too long")

@@ -11,7 +11,7 @@ import (
 // goroutine.
 type poller struct{}
 
-type polled struct{ ended chan error }
+type polled struct{ ended chan streamEnd }
 
 func newPoller() (*poller, error) { return nil, errors.New("epoll is Linux-only") }
 

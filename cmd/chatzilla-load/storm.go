@@ -103,7 +103,9 @@ func (r *resuming) caughtUp(st *storm, sent int64) {
 }
 
 // resume reconnects a stream the server ended: after the reconnection time,
-// again and again until it is back, or until the run ends (nil). Answers
+// counted from the end (s.endedAt) as a browser's is, not from when this
+// goroutine got to run; again and again until it is back, or until the run
+// ends (nil). Answers
 // other than a stream, and connects that got no answer, are counted for the
 // report. A Retry-After is not honoured: a page's EventSource never sees the
 // headers of an answer it refuses, and the page reconnects on its own
@@ -111,15 +113,15 @@ func (r *resuming) caughtUp(st *storm, sent int64) {
 func (s *stream) resume(ctx context.Context) *streamConn {
 	st := s.shared.storm
 	r := &s.resuming
-	r.downSince = time.Now().UnixNano()
+	r.downSince = s.endedAt.UnixNano()
 	if !r.unsettled {
 		r.unsettled = true
 		st.unsettled.Add(1)
 		st.rise()
 	}
-	wait := r.delay(st)
+	at := s.endedAt.Add(r.delay(st))
 	for {
-		if !sleepUntil(ctx, time.Now().Add(wait)) {
+		if !sleepUntil(ctx, at) {
 			return nil
 		}
 		c, err := s.connect(ctx, false)
@@ -133,7 +135,7 @@ func (s *stream) resume(ctx context.Context) *streamConn {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait = max(r.delay(st), minRetryWait)
+		at = time.Now().Add(max(r.delay(st), minRetryWait))
 		if se, ok := errors.AsType[*statusError](err); ok {
 			st.count(st.refusals, strconv.Itoa(se.code))
 		} else {

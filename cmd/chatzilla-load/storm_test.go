@@ -268,3 +268,30 @@ func TestStormReadinessIsTheFirstStreamBack(t *testing.T) {
 		t.Errorf("readiness by %q at %v ms, want /healthz at 300 ms", r.ReadinessBy, r.ReadinessMS)
 	}
 }
+
+// A stream's reconnection time counts from when it ended, as a browser's
+// timer does, not from when its goroutine got to run again: in a storm
+// that is late, and the reconnect would come later than a browser's.
+func TestStormReconnectTimeCountsFromTheEnd(t *testing.T) {
+	t.Parallel()
+	srv := startFakeChat(t, fakeFaults{})
+	cfg, err := parseConfig([]string{"chatzilla-load", "-url", srv.URL, "-storm", "-reconnect-delay", "2s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stream{room: -1, cookie: "chatzilla=ann@example.com", shared: newStreamShared(cfg)}
+	// It ended 3 s ago, and its goroutine comes to reconnect only now.
+	s.endedAt = time.Now().Add(-3 * time.Second)
+	started := time.Now()
+	c := s.resume(t.Context())
+	if c == nil {
+		t.Fatal("the stream did not come back")
+	}
+	c.close()
+	if waited := time.Since(started); waited >= time.Second {
+		t.Errorf("reconnected %v after its goroutine ran; its 2 s were over 1 s before", waited.Round(time.Millisecond))
+	}
+	if rc := s.resuming.reconnects; len(rc) != 1 || rc[0].down != s.endedAt.UnixNano() {
+		t.Errorf("reconnects %+v, want one down at the end (%d)", rc, s.endedAt.UnixNano())
+	}
+}

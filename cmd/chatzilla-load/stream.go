@@ -106,7 +106,8 @@ type stream struct {
 	reconnects  int
 	oversized   int // event lines too long to be a message, skipped
 	lastEventID []byte
-	err         error // why it never opened, or why it was given up
+	endedAt     time.Time // when the connection last ended, as its reader saw it
+	err         error     // why it never opened, or why it was given up
 	resuming    resuming
 }
 
@@ -167,24 +168,40 @@ type streamConn struct {
 	stop     func() bool // unregisters the close-on-cancel hook
 }
 
-// serve reads c until it ends: in a poller if there is one, else here.
+// streamEnd is why a polled connection ended, and when the poller saw it.
+type streamEnd struct {
+	err error
+	at  time.Time
+}
+
+// serve reads c until it ends: in a poller if there is one, else here. It
+// notes when it ended in s.endedAt: in a poller, when the poller read the
+// end, which may be well before this goroutine runs again (a storm wakes
+// thousands at once), as a browser's reconnection timer starts at the end
+// itself.
 func (s *stream) serve(ctx context.Context, c *streamConn) error {
 	sh := s.shared
 	if len(sh.pollers) == 0 || !c.identity {
-		return s.read(c)
+		err := s.read(c)
+		s.endedAt = time.Now()
+		return err
 	}
 	// What the response head's reader read past the head goes first.
 	p := sh.pollers[s.index%len(sh.pollers)]
 	pc, err := p.add(s, c.conn, c.events, peekBuffered(c.head))
 	if err != nil {
-		return s.read(c)
+		err := s.read(c)
+		s.endedAt = time.Now()
+		return err
 	}
 	c.buf = nil // the poller reads into its own buffer
 	select {
-	case err := <-pc.ended:
-		return err
+	case end := <-pc.ended:
+		s.endedAt = end.at
+		return end.err
 	case <-ctx.Done():
 		p.remove(pc)
+		s.endedAt = time.Now()
 		return ctx.Err()
 	}
 }
