@@ -211,6 +211,63 @@ func TestHealthzFailsWhileWritesFail(t *testing.T) {
 	}
 }
 
+// TestHealthzCallerLeavingIsNotAFailure: a caller that gives up on
+// /healthz while its trial write is under way (a probe's timeout, a load
+// tool's poll during a restart) does not make the check log the store as
+// failing, nor make the next check answer 503: the write runs to its end
+// and what is recorded is the store's answer.
+func TestHealthzCallerLeavingIsNotAFailure(t *testing.T) {
+	var slow *slowWriteCheck
+	logs := &lockedBuffer{}
+	ts := newTestServer(t, logTo(logs), func(o *handlers.Options) {
+		slow = &slowWriteCheck{MessageStore: o.Store, release: make(chan struct{}), done: make(chan error, 1)}
+		o.Store = slow
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := ts.client(t).Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("/healthz answered %d before its trial write was let through", resp.StatusCode)
+	}
+	close(slow.release) // the caller has left; the store answers now
+	if err := <-slow.done; err != nil {
+		t.Fatalf("the trial write, once let through: %v", err)
+	}
+	if resp := get(t, ts.client(t), ts.URL+"/healthz"); resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz after a caller left mid-check: %d, want 200", resp.StatusCode)
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("a caller leaving was logged as the store failing:\n%s", logs)
+	}
+}
+
+// slowWriteCheck is the real store whose trial writes (CheckWrite) wait
+// for release, or for their context to end; done gets each one's result.
+type slowWriteCheck struct {
+	handlers.MessageStore
+	release chan struct{}
+	done    chan error
+}
+
+func (s *slowWriteCheck) CheckWrite(ctx context.Context) error {
+	var err error
+	select {
+	case <-s.release:
+		err = s.MessageStore.(interface{ CheckWrite(context.Context) error }).CheckWrite(ctx)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	select {
+	case s.done <- err:
+	default:
+	}
+	return err
+}
+
 func mustParse(raw string) *url.URL {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -46,8 +46,14 @@ func (w *writeHealth) record(err error) {
 // cannot. Writes are judged by the last one, if it was recent and worked;
 // otherwise (none lately, or the last failed and may have recovered since)
 // by a trial write, at most one per probeEvery.
+//
+// The checks run to their end even if the caller gives up first (a probe's
+// own timeout, a load tool's poll during a restart): its leaving says
+// nothing of the store, and a trial write cut short by it would be logged
+// as the store failing, and recorded so, making the next checks answer 503
+// for nothing.
 func (s *server) healthz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), healthTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), healthTimeout)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
 		s.Logger.Error("health check: store does not answer", "err", err)
