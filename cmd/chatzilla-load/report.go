@@ -187,6 +187,10 @@ func (r *report) writeStorm(row func(name, format string, args ...any), lat func
 	}
 	row("reconnect latency", "%s  (%s; delay %s, %d streams waited the server's retry:)", lat(st.Latency), from, st.ReconnectDelay, st.ServerRetry)
 	row("since disconnect", "%s", lat(st.SinceDisconnect))
+	if st.LatencyFrom == "readiness" {
+		row("ended after SIGTERM", "%s  (as the client saw it)", lat(st.EndedAfterTerm))
+		row("back after SIGTERM", "%s", lat(st.BackAfterTerm))
+	}
 	row("replay failures", "%d (%s); reconnects with no answer: %s", st.ReplayFailures, countText(st.ReplayStatuses), countText(st.ConnectErrors))
 	calm := "every stream caught up"
 	if !st.Calmed {

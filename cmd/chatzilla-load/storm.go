@@ -164,26 +164,32 @@ func (e *statusError) Error() string { return "GET " + e.path + ": " + e.status 
 // wait in the same queue as the crowd, and a late answer would make every
 // reconnect look quick. That stream's own latency is 0.
 type stormReport struct {
-	ReconnectDelay   string         `json:"reconnect_delay"`
-	Reconnects       int            `json:"reconnects"`
-	StreamsBack      int            `json:"streams_reconnected"`
-	StreamsBackAgain int            `json:"streams_reconnected_more_than_once"`
-	MaxPerStream     int            `json:"max_reconnects_per_stream"`
-	NotBack          int            `json:"streams_not_back"` // still reconnecting when the run ended
-	Latency          latencies      `json:"reconnect_ms"`
-	LatencyFrom      string         `json:"reconnect_measured_from"` // "readiness" or "disconnect"
-	ReadinessMS      float64        `json:"readiness_ms"`            // readiness, from SIGTERM (with LatencyFrom "readiness")
-	ReadinessBy      string         `json:"readiness_by,omitempty"`  // "/healthz" or "the first stream back"
-	SinceDisconnect  latencies      `json:"since_disconnect_ms"`
-	ReplayFailures   int            `json:"replay_failures"`    // non-200 answers to a reconnect
-	ReplayStatuses   map[string]int `json:"replay_statuses"`    // those answers, by status
-	ConnectErrors    map[string]int `json:"reconnect_errors"`   // reconnects with no answer, by kind
-	ServerRetry      int            `json:"streams_told_retry"` // streams that reconnected after a retry: field
-	DurationMS       float64        `json:"storm_ms"`           // first disconnect (or SIGTERM) to every stream caught up
-	Calmed           bool           `json:"calmed"`             // false: it still raged when the run ended
-	Deliveries       uint64         `json:"storm_deliveries"`
-	DeliveryLatency  latencies      `json:"storm_delivery_latency_ms"`
-	Restart          *restartReport `json:"restart,omitempty"`
+	ReconnectDelay   string    `json:"reconnect_delay"`
+	Reconnects       int       `json:"reconnects"`
+	StreamsBack      int       `json:"streams_reconnected"`
+	StreamsBackAgain int       `json:"streams_reconnected_more_than_once"`
+	MaxPerStream     int       `json:"max_reconnects_per_stream"`
+	NotBack          int       `json:"streams_not_back"` // still reconnecting when the run ended
+	Latency          latencies `json:"reconnect_ms"`
+	LatencyFrom      string    `json:"reconnect_measured_from"` // "readiness" or "disconnect"
+	ReadinessMS      float64   `json:"readiness_ms"`            // readiness, from SIGTERM (with LatencyFrom "readiness")
+	ReadinessBy      string    `json:"readiness_by,omitempty"`  // "/healthz" or "the first stream back"
+	SinceDisconnect  latencies `json:"since_disconnect_ms"`
+	// With a restart: when the streams that ended after SIGTERM ended and
+	// came back, from SIGTERM. The first says how fast the old server
+	// closed them (and how promptly the client saw it: a client short of
+	// CPU sees the ends late), the second when the crowd was back.
+	EndedAfterTerm  latencies      `json:"ended_after_sigterm_ms"`
+	BackAfterTerm   latencies      `json:"back_after_sigterm_ms"`
+	ReplayFailures  int            `json:"replay_failures"`    // non-200 answers to a reconnect
+	ReplayStatuses  map[string]int `json:"replay_statuses"`    // those answers, by status
+	ConnectErrors   map[string]int `json:"reconnect_errors"`   // reconnects with no answer, by kind
+	ServerRetry     int            `json:"streams_told_retry"` // streams that reconnected after a retry: field
+	DurationMS      float64        `json:"storm_ms"`           // first disconnect (or SIGTERM) to every stream caught up
+	Calmed          bool           `json:"calmed"`             // false: it still raged when the run ended
+	Deliveries      uint64         `json:"storm_deliveries"`
+	DeliveryLatency latencies      `json:"storm_delivery_latency_ms"`
+	Restart         *restartReport `json:"restart,omitempty"`
 }
 
 func stormReportOf(streams []*stream, st *storm, rs *restartReport, ended time.Time) *stormReport {
@@ -192,7 +198,7 @@ func stormReportOf(streams []*stream, st *storm, rs *restartReport, ended time.T
 		LatencyFrom:    "disconnect",
 		Restart:        rs,
 	}
-	var from, since histogram
+	var from, since, endedAfter, backAfter histogram
 	var term, ready int64
 	if rs != nil && !rs.ready.IsZero() {
 		term, ready = rs.term.UnixNano(), rs.ready.UnixNano()
@@ -230,9 +236,14 @@ func stormReportOf(streams []*stream, st *storm, rs *restartReport, ended time.T
 				base = ready
 			}
 			from.record(time.Duration(c.up - base)) // a reconnect before the poll saw readiness is 0
+			if term != 0 && term <= c.down {
+				endedAfter.record(time.Duration(c.down - term))
+				backAfter.record(time.Duration(c.up - term))
+			}
 		}
 	}
 	r.Latency, r.SinceDisconnect = latenciesOf(&from), latenciesOf(&since)
+	r.EndedAfterTerm, r.BackAfterTerm = latenciesOf(&endedAfter), latenciesOf(&backAfter)
 	st.mu.Lock()
 	r.ReplayStatuses, r.ConnectErrors = st.refusals, st.errs
 	st.mu.Unlock()

@@ -260,6 +260,11 @@ func TestStormReadinessIsTheFirstStreamBack(t *testing.T) {
 	if r.Latency.Max < 2400 || r.Latency.Max > 2600 {
 		t.Errorf("reconnect latency %+v, want a max of 2.5 s from the first stream back", r.Latency)
 	}
+	// The three that ended after SIGTERM ended within 200 ms of it, and the
+	// last came back 3 s after it.
+	if r.EndedAfterTerm.Max < 190 || r.EndedAfterTerm.Max > 210 || r.BackAfterTerm.Max < 2900 || r.BackAfterTerm.Max > 3100 {
+		t.Errorf("ended %+v and back %+v after SIGTERM, want at most 200 ms and 3 s", r.EndedAfterTerm, r.BackAfterTerm)
+	}
 
 	// With /healthz first, it is /healthz.
 	rs.ready = term.Add(300 * time.Millisecond)
