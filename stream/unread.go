@@ -19,8 +19,11 @@ const (
 	// costs each reader elsewhere at most one update per tick, however
 	// many messages it gets.
 	sidebarTick = 500 * time.Millisecond
-	// roomsTimeout bounds one read of people's rooms.
+	// roomsTimeout bounds one read of people's rooms. A read that fails
+	// is tried again after roomsRetry, for those it was for who are still
+	// here and not read since.
 	roomsTimeout = 5 * time.Second
+	roomsRetry   = time.Second
 	// maxRoomsReads bounds the reads of people's rooms running at once, so
 	// that a crowd reconnecting after a restart does not put thousands of
 	// them in front of posts: their sidebars update a little later.
@@ -345,9 +348,9 @@ func (rs *readers) take(q *[]*reader, by time.Time) *reader {
 }
 
 // read reads the rooms and counts of the batch's readers, in one read, and
-// keeps each one's (see keep).
+// keeps each one's (see keep). If the read fails, it is tried again later.
 func (rs *readers) read(ctx context.Context, batch []readerLoad) {
-	ctx, cancel := context.WithTimeout(ctx, roomsTimeout)
+	readCtx, cancel := context.WithTimeout(ctx, roomsTimeout)
 	defer cancel()
 	emails := make([]string, len(batch))
 	rs.mu.Lock()
@@ -356,23 +359,46 @@ func (rs *readers) read(ctx context.Context, batch []readerLoad) {
 		emails[i] = b.r.email
 	}
 	rs.mu.Unlock()
-	defer func() {
+	states, err := rs.rooms(readCtx, emails)
+	if err != nil {
 		rs.mu.Lock()
 		for _, b := range batch {
-			if rs.loading[b.r]--; rs.loading[b.r] <= 0 {
-				delete(rs.loading, b.r)
-				b.r.during, b.r.dropped = nil, 0
-			}
+			rs.loaded(b.r)
 		}
 		rs.mu.Unlock()
-	}()
-	states, err := rs.rooms(ctx, emails)
-	if err != nil {
 		rs.log.Warn("reading people's rooms for their unread counts", "people", len(emails), "err", err)
+		if ctx.Err() == nil {
+			time.AfterFunc(roomsRetry, func() { rs.retry(batch) })
+		}
 		return
 	}
 	for _, b := range batch {
-		rs.keep(ctx, b.r, b.load, states[b.r.email])
+		rs.keep(readCtx, b.r, b.load, states[b.r.email])
+		rs.mu.Lock()
+		rs.loaded(b.r) // the messages kept for it meanwhile are counted: no need to keep more
+		rs.mu.Unlock()
+	}
+}
+
+// loaded notes that one read of r's rooms has ended. Must be called with mu
+// held.
+func (rs *readers) loaded(r *reader) {
+	if rs.loading[r]--; rs.loading[r] <= 0 {
+		delete(rs.loading, r)
+		r.during, r.dropped = nil, 0
+	}
+}
+
+// retry queues again those of a failed read's readers who are still here
+// and whose rooms no read was asked for since (that one reads them).
+func (rs *readers) retry(batch []readerLoad) {
+	for _, b := range batch {
+		rs.mu.Lock()
+		again := rs.people[b.r.email] == b.r && b.r.loads == b.load
+		rs.mu.Unlock()
+		if again {
+			rs.queue(b.r, true)
+		}
 	}
 }
 

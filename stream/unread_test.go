@@ -2,8 +2,10 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -205,5 +207,53 @@ func TestCrowdsRoomsReadTogether(t *testing.T) {
 		if len(r.counts) != 1 || r.counts[0].n != i%store.MaxUnread {
 			t.Fatalf("%s's counts: %+v, want %d unread in general", email, r.counts, i%store.MaxUnread)
 		}
+	}
+}
+
+// TestFailedRoomsReadIsTriedAgain: when the read of people's rooms fails
+// (a database hiccup), their sidebars are not left without counts: the
+// read is tried again, and their counts come once it works.
+func TestFailedRoomsReadIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := 0
+	rs := newReaders(Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if calls++; calls == 1 {
+				return nil, errors.New("the database is restarting")
+			}
+			rooms := map[string][]store.RoomState{}
+			for _, email := range emails {
+				rooms[email] = []store.RoomState{{Room: store.Room{ID: store.GeneralID, Kind: store.RoomOpen}, Unread: 7}}
+			}
+			return rooms, nil
+		},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go rs.run(ctx)
+	rs.add(&Stream{req: Request{Email: "bob@example.com"}, room: &room{id: store.GeneralID}})
+	counts := func() []roomCount {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return slices.Clone(rs.people["bob@example.com"].counts)
+	}
+	for deadline := time.Now().Add(5 * time.Second); counts() == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("no counts 5 s after the first read failed (%d reads)", calls)
+		}
+	}
+	if c := counts(); len(c) != 1 || c[0].n != 7 {
+		t.Errorf("counts %+v, want 7 unread in general", c)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.loading) != 0 {
+		t.Errorf("%d readers still loading", len(rs.loading))
 	}
 }
