@@ -59,7 +59,7 @@ func restartServer(ctx context.Context, cfg config, sh *streamShared, posts *htt
 	st := sh.storm
 	r := &restartReport{PID: cfg.PID, Command: cfg.RestartCommand}
 	st.restarting.Store(true)
-	st.rise()
+	st.rise(time.Now())
 	defer func() {
 		st.restarting.Store(false)
 		st.calmIfOver()

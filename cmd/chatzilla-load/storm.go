@@ -50,8 +50,15 @@ func newStorm(delayMin, delayMax time.Duration) *storm {
 
 func (st *storm) raging() bool { return st.restarting.Load() || st.unsettled.Load() > 0 }
 
-func (st *storm) rise() {
-	st.began.CompareAndSwap(0, time.Now().UnixNano())
+// rise notes a stream ending (or SIGTERM) at at: the storm began at the
+// earliest of them, whichever goroutine gets to note its one first.
+func (st *storm) rise(at time.Time) {
+	for t := at.UnixNano(); ; {
+		began := st.began.Load()
+		if began != 0 && began <= t || st.began.CompareAndSwap(began, t) {
+			break
+		}
+	}
 	st.calmed.Store(0)
 }
 
@@ -117,7 +124,7 @@ func (s *stream) resume(ctx context.Context) *streamConn {
 	if !r.unsettled {
 		r.unsettled = true
 		st.unsettled.Add(1)
-		st.rise()
+		st.rise(s.endedAt)
 	}
 	at := s.endedAt.Add(r.delay(st))
 	for {

@@ -299,4 +299,7 @@ func TestStormReconnectTimeCountsFromTheEnd(t *testing.T) {
 	if rc := s.resuming.reconnects; len(rc) != 1 || rc[0].down != s.endedAt.UnixNano() {
 		t.Errorf("reconnects %+v, want one down at the end (%d)", rc, s.endedAt.UnixNano())
 	}
+	if began := s.shared.storm.began.Load(); began != s.endedAt.UnixNano() {
+		t.Errorf("the storm began at %d, want at the end (%d)", began, s.endedAt.UnixNano())
+	}
 }
