@@ -233,9 +233,21 @@ func TestHealthzCallerLeavingIsNotAFailure(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("/healthz answered %d before its trial write was let through", resp.StatusCode)
 	}
-	close(slow.release) // the caller has left; the store answers now
-	if err := <-slow.done; err != nil {
-		t.Fatalf("the trial write, once let through: %v", err)
+	// Give the server time to see the caller gone: a check cut short by
+	// that would end now, before the store answers.
+	select {
+	case err := <-slow.done:
+		t.Fatalf("the trial write ended with its caller, before the store answered: %v", err)
+	case <-time.After(time.Second):
+	}
+	close(slow.release) // the store answers now
+	select {
+	case err := <-slow.done:
+		if err != nil {
+			t.Fatalf("the trial write, once let through: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the trial write did not end 5 s after the store answered")
 	}
 	if resp := get(t, ts.client(t), ts.URL+"/healthz"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz after a caller left mid-check: %d, want 200", resp.StatusCode)
