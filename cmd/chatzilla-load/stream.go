@@ -178,21 +178,17 @@ type streamEnd struct {
 // notes when it ended in s.endedAt: in a poller, when the poller read the
 // end, which may be well before this goroutine runs again (a storm wakes
 // thousands at once), as a browser's reconnection timer starts at the end
-// itself.
+// itself. (When ctx ends, the run is over and nothing reconnects.)
 func (s *stream) serve(ctx context.Context, c *streamConn) error {
 	sh := s.shared
 	if len(sh.pollers) == 0 || !c.identity {
-		err := s.read(c)
-		s.endedAt = time.Now()
-		return err
+		return s.read(c)
 	}
 	// What the response head's reader read past the head goes first.
 	p := sh.pollers[s.index%len(sh.pollers)]
 	pc, err := p.add(s, c.conn, c.events, peekBuffered(c.head))
 	if err != nil {
-		err := s.read(c)
-		s.endedAt = time.Now()
-		return err
+		return s.read(c)
 	}
 	c.buf = nil // the poller reads into its own buffer
 	select {
@@ -201,7 +197,6 @@ func (s *stream) serve(ctx context.Context, c *streamConn) error {
 		return end.err
 	case <-ctx.Done():
 		p.remove(pc)
-		s.endedAt = time.Now()
 		return ctx.Err()
 	}
 }
@@ -333,8 +328,9 @@ func (s *stream) connect(ctx context.Context, bounded bool) (_ *streamConn, err 
 	return c, nil
 }
 
-// read handles events until the stream ends.
+// read handles events until the stream ends, and notes when in s.endedAt.
 func (s *stream) read(c *streamConn) error {
+	defer func() { s.endedAt = time.Now() }()
 	var deadlineSet time.Time
 	now := time.Now()
 	for {
