@@ -153,6 +153,28 @@ type rowScanner interface {
 	Err() error
 }
 
+// scanRoomStates reads the rows of a roomsOfQuery statement, from either
+// engine (scanRoom reads one row's room in the engine's way, then more):
+// each person's rooms, in their sidebar's order.
+func scanRoomStates(rows rowScanner, scanRoom func(row rowScanner, r *Room, more ...any) error) (map[string][]RoomState, error) {
+	rooms := map[string][]RoomState{}
+	for rows.Next() {
+		var r RoomState
+		var email string
+		if err := scanRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest, &email); err != nil {
+			return nil, err
+		}
+		rooms[email] = append(rooms[email], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, rs := range rooms {
+		sortRoomStates(rs)
+	}
+	return rooms, nil
+}
+
 // scanEmails reads one column of addresses, from either engine.
 func scanEmails(op string, rows rowScanner) ([]string, error) {
 	emails := []string{}

@@ -249,19 +249,18 @@ func (p *Postgres) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 // then open and private rooms by name, then direct rooms by the other
 // person; each with its unread count (see RoomState).
 func (p *Postgres) RoomsOf(ctx context.Context, email string) ([]RoomState, error) {
-	rooms, err := p.roomsOf(ctx, 1, selectRoomsOfOnePostgres, email)
+	rooms, err := p.roomsOf(ctx, selectRoomsOfOnePostgres, email)
 	return rooms[email], err
 }
 
 // RoomsOfMany is RoomsOf for each of emails, in one statement: every one
 // of them is in the map, with general at least.
 func (p *Postgres) RoomsOfMany(ctx context.Context, emails []string) (map[string][]RoomState, error) {
-	return p.roomsOf(ctx, len(emails), selectRoomsOfPostgres, emails)
+	return p.roomsOf(ctx, selectRoomsOfPostgres, emails)
 }
 
-// roomsOf runs query, one of the statements of roomsOfQuery, for who: n
-// people.
-func (p *Postgres) roomsOf(ctx context.Context, n int, query string, who any) (map[string][]RoomState, error) {
+// roomsOf runs query, one of the statements of roomsOfQuery, for who.
+func (p *Postgres) roomsOf(ctx context.Context, query string, who any) (map[string][]RoomState, error) {
 	var rooms map[string][]RoomState
 	err := p.pool.read(ctx, func(c *pgxpool.Conn) error {
 		rows, err := c.Query(ctx, query, who, MaxUnread)
@@ -269,22 +268,11 @@ func (p *Postgres) roomsOf(ctx context.Context, n int, query string, who any) (m
 			return err
 		}
 		defer rows.Close()
-		rooms = make(map[string][]RoomState, n)
-		for rows.Next() {
-			var r RoomState
-			var email string
-			if err := scanPostgresRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest, &email); err != nil {
-				return err
-			}
-			rooms[email] = append(rooms[email], r)
-		}
-		return rows.Err()
+		rooms, err = scanRoomStates(rows, func(row rowScanner, r *Room, more ...any) error { return scanPostgresRoom(row, r, more...) })
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms of: %w", err)
-	}
-	for _, rs := range rooms {
-		sortRoomStates(rs)
 	}
 	return rooms, nil
 }

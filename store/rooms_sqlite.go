@@ -231,7 +231,7 @@ func (s *SQLite) OpenRooms(ctx context.Context, limit int) ([]Room, error) {
 // then open and private rooms by name, then direct rooms by the other
 // person; each with its unread count (see RoomState).
 func (s *SQLite) RoomsOf(ctx context.Context, email string) ([]RoomState, error) {
-	rooms, err := s.roomsOf(ctx, 1, selectRoomsOfOneSQLite, email)
+	rooms, err := s.roomsOf(ctx, selectRoomsOfOneSQLite, email)
 	return rooms[email], err
 }
 
@@ -242,32 +242,19 @@ func (s *SQLite) RoomsOfMany(ctx context.Context, emails []string) (map[string][
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms of: %w", err)
 	}
-	return s.roomsOf(ctx, len(emails), selectRoomsOfSQLite, string(list))
+	return s.roomsOf(ctx, selectRoomsOfSQLite, string(list))
 }
 
-// roomsOf runs query, one of the statements of roomsOfQuery, for who: n
-// people.
-func (s *SQLite) roomsOf(ctx context.Context, n int, query string, who any) (map[string][]RoomState, error) {
-	const op = "rooms of"
+// roomsOf runs query, one of the statements of roomsOfQuery, for who.
+func (s *SQLite) roomsOf(ctx context.Context, query string, who any) (map[string][]RoomState, error) {
 	rows, err := s.reads.QueryContext(ctx, query, who, MaxUnread)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
+		return nil, fmt.Errorf("store: rooms of: %w", err)
 	}
 	defer rows.Close()
-	rooms := make(map[string][]RoomState, n)
-	for rows.Next() {
-		var r RoomState
-		var email string
-		if err := scanSQLiteRoom(rows, &r.Room, &r.LastRead, &r.Unread, &r.Other, &r.Newest, &email); err != nil {
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-		rooms[email] = append(rooms[email], r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	for _, rs := range rooms {
-		sortRoomStates(rs)
+	rooms, err := scanRoomStates(rows, func(row rowScanner, r *Room, more ...any) error { return scanSQLiteRoom(row, r, more...) })
+	if err != nil {
+		return nil, fmt.Errorf("store: rooms of: %w", err)
 	}
 	return rooms, nil
 }
