@@ -112,14 +112,13 @@ func TestStreamEndsSayWhy(t *testing.T) {
 	t.Run("too slow", func(t *testing.T) {
 		logs := &lockedBuffer{}
 		ts := newTestServer(t, logTo(logs), func(c *stream.Config) { c.WriteTimeout = 200 * time.Millisecond })
-		c := ts.joined(t, "slow@example.com")
-		u, _ := url.Parse(ts.URL)
-		conn, err := net.Dial("tcp", u.Host)
+		addr, request := ts.rawStreamRequest(ts.joined(t, "slow@example.com"), "")
+		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, c.Jar.Cookies(u)[0].String())
+		conn.Write(request)
 		waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stalled stream to subscribe")
 		frame := []byte("id: 1\ndata: " + strings.Repeat("x", 64<<10) + "\n\n")
 		for i := 0; i < 400 && ts.live.Streams() > 0; i++ { // more than loopback buffers hold

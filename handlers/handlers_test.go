@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -108,6 +109,14 @@ func (ts *testServer) client(t testing.TB) *http.Client {
 		Timeout:       10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// rawStreamRequest is GET /events as c sends it, written by hand for tests
+// that hold bare connections: the address to dial, and the request with
+// extra's header lines (each ending in \r\n) after the cookie.
+func (ts *testServer) rawStreamRequest(c *http.Client, extra string) (addr string, request []byte) {
+	u, _ := url.Parse(ts.URL)
+	return u.Host, fmt.Appendf(nil, "GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n%s\r\n", u.Host, c.Jar.Cookies(u)[0].String(), extra)
 }
 
 // joined is a client that has joined as email.

@@ -296,13 +296,13 @@ func TestStalledReaderIsDropped(t *testing.T) {
 		func(o *handlers.Options) { o.Limits.MaxStreams = 1 },
 		func(c *stream.Config) { c.WriteTimeout = 200 * time.Millisecond })
 	c := ts.joined(t, "slow@example.com")
-	u, _ := url.Parse(ts.URL)
-	conn, err := net.Dial("tcp", u.Host)
+	addr, request := ts.rawStreamRequest(c, "")
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: %s\r\nCookie: %s\r\n\r\n", u.Host, c.Jar.Cookies(u)[0].String())
+	conn.Write(request)
 	waitFor(t, func() bool { return ts.live.Streams() == 1 }, "the stalled stream to subscribe")
 
 	if status, _ := openStream(t, c, ts.URL); status != http.StatusServiceUnavailable {
