@@ -41,10 +41,11 @@ const (
 	// new process's work during the storm, which the reconnects needed.
 	crowdOpens = 500
 	maxLate    = 10 * time.Second
-	// maxDuring bounds the messages kept for one reader while their rooms
-	// are read; past it, their rooms are read again (once the crowd, if
-	// any, has passed) if one of those not kept could be theirs.
-	maxDuring = 4096
+	// maxSeen bounds the messages noted while reads of rooms are under way
+	// (readers.seen); past it the older half is forgotten, and a read that
+	// began before them reads again (once the crowd, if any, has passed) if
+	// one of them could be past what it counted.
+	maxSeen = 4096
 )
 
 // readers keeps, for the people with a stream open on this instance, which
@@ -75,8 +76,17 @@ type readers struct {
 	byRoom map[int64]map[*reader]struct{}
 	dirty  map[*reader]struct{} // readers with counts to send
 	// loading are the readers whose rooms are being read, with how many
-	// reads: the messages published meanwhile are kept for them (during).
+	// reads. While any are, every message published is noted in seen, for
+	// the reads to count what they missed (see keep): once, whatever the
+	// number of readers a crowd's reads are for.
 	loading map[*reader]int
+	// seen are those messages, oldest first. seenBefore is how many were
+	// noted before seen[0], so that a read remembers where it began as a
+	// number (readerLoad.from); forgotten is the newest id of those
+	// forgotten past maxSeen. All go once no read is under way.
+	seen       []seenMessage
+	seenBefore int
+	forgotten  int64
 	// pending are the readers whose rooms must be read (again), and now
 	// the order they came in (a reader no longer pending is passed over).
 	// Taking any key of a map that has had thousands deleted walks its
@@ -99,11 +109,6 @@ type reader struct {
 	counts  []roomCount // nil until read
 	loads   int         // reads started, so an older one cannot overwrite a newer
 	queued  time.Time   // when it became pending
-	// during are the messages (not theirs) published while their rooms
-	// were being read; dropped is the newest id of those not kept, past
-	// maxDuring (0: none).
-	during  []seenMessage
-	dropped int64
 	// rooms are the reader's rooms, for the lists in their sidebar, kept
 	// only when those changed (a room joined, left or opened with them)
 	// and the streams have not been sent them.
@@ -120,7 +125,10 @@ type roomCount struct {
 }
 
 // seenMessage is a message published while someone's rooms were read.
-type seenMessage struct{ room, id int64 }
+type seenMessage struct {
+	room, id int64
+	sender   string
+}
 
 func newReaders(c Config) *readers {
 	return &readers{
@@ -296,7 +304,7 @@ func (rs *readers) load(ctx context.Context) {
 				break
 			}
 			delete(rs.pending, r)
-			batch = append(batch, readerLoad{r, r.loads})
+			batch = append(batch, readerLoad{r: r, load: r.loads})
 		}
 		more := len(rs.now) > 0 || len(rs.later) > 0 && !rs.crowded.Load()
 		rs.mu.Unlock()
@@ -318,11 +326,13 @@ func (rs *readers) load(ctx context.Context) {
 	}
 }
 
-// readerLoad is a reader whose rooms are read, and which of their reads
-// (reader.loads) it is.
+// readerLoad is a reader whose rooms are read, which of their reads
+// (reader.loads) it is, and where in the messages noted it began (see
+// readers.seen).
 type readerLoad struct {
 	r    *reader
 	load int
+	from int
 }
 
 // take takes the first reader of q still pending, if it became pending
@@ -355,9 +365,10 @@ func (rs *readers) read(ctx context.Context, batch []readerLoad) {
 	defer cancel()
 	emails := make([]string, len(batch))
 	rs.mu.Lock()
-	for i, b := range batch {
-		rs.loading[b.r]++
-		emails[i] = b.r.email
+	for i := range batch {
+		rs.loading[batch[i].r]++
+		batch[i].from = rs.seenBefore + len(rs.seen)
+		emails[i] = batch[i].r.email
 	}
 	rs.mu.Unlock()
 	states, err := rs.rooms(readCtx, emails)
@@ -374,19 +385,22 @@ func (rs *readers) read(ctx context.Context, batch []readerLoad) {
 		return
 	}
 	for _, b := range batch {
-		rs.keep(readCtx, b.r, b.load, states[b.r.email])
+		rs.keep(readCtx, b, states[b.r.email])
 		rs.mu.Lock()
-		rs.loaded(b.r) // the messages kept for it meanwhile are counted: no need to keep more
+		rs.loaded(b.r)
 		rs.mu.Unlock()
 	}
 }
 
-// loaded notes that one read of r's rooms has ended. Must be called with mu
-// held.
+// loaded notes that one read of r's rooms has ended, and forgets the
+// messages noted once no read needs them. Must be called with mu held.
 func (rs *readers) loaded(r *reader) {
 	if rs.loading[r]--; rs.loading[r] <= 0 {
 		delete(rs.loading, r)
-		r.during, r.dropped = nil, 0
+	}
+	if len(rs.loading) == 0 {
+		rs.seenBefore += len(rs.seen)
+		rs.seen, rs.forgotten = nil, 0
 	}
 }
 
@@ -403,9 +417,10 @@ func (rs *readers) retry(batch []readerLoad) {
 	}
 }
 
-// keep makes states r's rooms and counts, unless r left or a newer read
-// was asked for meanwhile (load is not r's latest).
-func (rs *readers) keep(ctx context.Context, r *reader, load int, states []store.RoomState) {
+// keep makes states b's reader's rooms and counts, unless they left or a
+// newer read was asked for meanwhile (b's load is not their latest).
+func (rs *readers) keep(ctx context.Context, b readerLoad, states []store.RoomState) {
+	r := b.r
 	if !rs.private {
 		// SIGN_IN=open: anyone may be anyone, so the rooms only verified
 		// people have are not shown (see handlers.chatView).
@@ -421,7 +436,7 @@ func (rs *readers) keep(ctx context.Context, r *reader, load int, states []store
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.people[r.email] != r || r.loads != load {
+	if rs.people[r.email] != r || r.loads != b.load {
 		return // they left, or a newer read is under way
 	}
 	if changed {
@@ -429,12 +444,13 @@ func (rs *readers) keep(ctx context.Context, r *reader, load int, states []store
 	}
 	rs.unindex(r)
 	r.counts = make([]roomCount, len(states))
+	seen := rs.seen[max(b.from-rs.seenBefore, 0):] // published since the read began
 	var newest int64
 	for i, s := range states {
 		newest = max(newest, s.Newest)
 		n := s.Unread
-		for _, m := range r.during {
-			if m.room == s.ID && m.id > s.Newest {
+		for _, m := range seen {
+			if m.room == s.ID && m.id > s.Newest && m.sender != r.email {
 				n++ // published while the read ran, and after what it counted
 			}
 		}
@@ -442,12 +458,10 @@ func (rs *readers) keep(ctx context.Context, r *reader, load int, states []store
 	}
 	rs.index(r)
 	rs.dirty[r] = struct{}{}
-	// Messages not kept that may be past what the read counted (ids are
-	// committed in order): too much happened meanwhile to tell, so read
-	// again. What was kept is done with, whatever other read is under way.
-	again := r.dropped > newest
-	r.during, r.dropped = nil, 0
-	if again {
+	// Messages forgotten since the read began that may be past what it
+	// counted (ids are committed in order): too much happened meanwhile to
+	// tell, so read again.
+	if b.from < rs.seenBefore && rs.forgotten > newest {
 		rs.mu.Unlock()
 		rs.queue(r, true)
 		rs.mu.Lock()
@@ -499,15 +513,16 @@ func (rs *readers) message(m store.Message) {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for r := range rs.loading {
-		if r.email == m.Sender {
-			continue
+	if len(rs.loading) > 0 {
+		if len(rs.seen) == maxSeen {
+			half := rs.seen[:maxSeen/2]
+			for _, old := range half {
+				rs.forgotten = max(rs.forgotten, old.id)
+			}
+			rs.seenBefore += len(half)
+			rs.seen = append(rs.seen[:0], rs.seen[len(half):]...)
 		}
-		if len(r.during) < maxDuring {
-			r.during = append(r.during, seenMessage{room: m.RoomID, id: m.ID})
-		} else {
-			r.dropped = max(r.dropped, m.ID)
-		}
+		rs.seen = append(rs.seen, seenMessage{room: m.RoomID, id: m.ID, sender: m.Sender})
 	}
 	for r := range rs.byRoom[m.RoomID] {
 		if r.email == m.Sender {
