@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -87,12 +88,7 @@ func (l *lineLimit) say() {
 	held := l.held
 	l.held, l.report = map[string]int{}, nil
 	l.mu.Unlock()
-	msgs := make([]string, 0, len(held))
-	for msg := range held {
-		msgs = append(msgs, msg)
-	}
-	slices.Sort(msgs)
-	for _, msg := range msgs {
+	for _, msg := range slices.Sorted(maps.Keys(held)) {
 		r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
 		r.AddAttrs(slog.Int("lines_not_logged", held[msg]),
 			slog.String("why", "more than "+strconv.Itoa(l.perSec)+" a second: counted, not logged one by one"))
