@@ -76,6 +76,34 @@ func TestReconnectedPagesRoomsReadAfterTheCrowd(t *testing.T) {
 	}
 }
 
+// readUnderWay starts a read of Bob's rooms (a verified sign-in's reader,
+// with a stream in general) and returns once the store is asked: what is
+// published until answer is published while the read runs. answer gives
+// the read its rooms and waits for it to end; load is the read's.
+func readUnderWay(t *testing.T) (rs *readers, bob *reader, load int, answer func([]store.RoomState)) {
+	asked, answers := make(chan struct{}), make(chan []store.RoomState)
+	rs = newReaders(Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
+			close(asked)
+			return map[string][]store.RoomState{emails[0]: <-answers}, nil
+		},
+	})
+	rs.private = true
+	rs.add(&Stream{req: Request{Email: "bob@example.com"}, room: &room{id: store.GeneralID}})
+	rs.mu.Lock()
+	bob = rs.people["bob@example.com"]
+	load = bob.loads
+	rs.mu.Unlock()
+	read := make(chan struct{})
+	go func() { defer close(read); rs.read(t.Context(), []readerLoad{{r: bob, load: load}}) }()
+	<-asked
+	return rs, bob, load, func(states []store.RoomState) {
+		answers <- states
+		<-read
+	}
+}
+
 // TestUnreadCountsWhatTheReadMissed: messages published while a reader's
 // rooms are read are counted if the read did not (their id is past the
 // room's newest as it counted), and a message the read counted is not
@@ -83,32 +111,15 @@ func TestReconnectedPagesRoomsReadAfterTheCrowd(t *testing.T) {
 func TestUnreadCountsWhatTheReadMissed(t *testing.T) {
 	t.Parallel()
 	const ops = 2
-	asked, answer := make(chan struct{}), make(chan []store.RoomState)
-	rs := newReaders(Config{
-		Logger: slog.New(slog.DiscardHandler),
-		Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
-			close(asked)
-			return map[string][]store.RoomState{emails[0]: <-answer}, nil
-		},
-	})
-	rs.private = true
-	rs.add(&Stream{req: Request{Email: "bob@example.com"}, room: &room{id: store.GeneralID}})
-	rs.mu.Lock()
-	bob := rs.people["bob@example.com"]
-	load := bob.loads
-	rs.mu.Unlock()
-	read := make(chan struct{})
-	go func() { defer close(read); rs.read(t.Context(), []readerLoad{{r: bob, load: load}}) }()
-	<-asked
+	rs, bob, _, answer := readUnderWay(t)
 	// The read counted ops up to message 10, which had 3 unread; 11 and
 	// 12 are published while it runs (12 is Bob's own).
 	rs.message(store.Message{ID: 11, RoomID: ops, Sender: "ann@example.com"})
 	rs.message(store.Message{ID: 12, RoomID: ops, Sender: "bob@example.com"})
-	answer <- []store.RoomState{
+	answer([]store.RoomState{
 		{Room: store.Room{ID: store.GeneralID}},
 		{Room: store.Room{ID: ops}, Unread: 3, Newest: 10},
-	}
-	<-read
+	})
 	unread := func() int {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
@@ -274,28 +285,11 @@ func TestReadAgainWhenTooMuchWasPublished(t *testing.T) {
 		{"all of them before what it counted", 1 << 40, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			asked, answer := make(chan struct{}), make(chan []store.RoomState)
-			rs := newReaders(Config{
-				Logger: slog.New(slog.DiscardHandler),
-				Rooms: func(ctx context.Context, emails []string) (map[string][]store.RoomState, error) {
-					close(asked)
-					return map[string][]store.RoomState{emails[0]: <-answer}, nil
-				},
-			})
-			rs.private = true
-			rs.add(&Stream{req: Request{Email: "bob@example.com"}, room: &room{id: store.GeneralID}})
-			rs.mu.Lock()
-			bob := rs.people["bob@example.com"]
-			load := bob.loads
-			rs.mu.Unlock()
-			read := make(chan struct{})
-			go func() { defer close(read); rs.read(t.Context(), []readerLoad{{r: bob, load: load}}) }()
-			<-asked
+			rs, bob, load, answer := readUnderWay(t)
 			for id := range int64(maxSeen + 10) {
 				rs.message(store.Message{ID: 100 + id, RoomID: ops, Sender: "ann@example.com"})
 			}
-			answer <- []store.RoomState{{Room: store.Room{ID: store.GeneralID}}, {Room: store.Room{ID: ops}, Newest: tt.newest}}
-			<-read
+			answer([]store.RoomState{{Room: store.Room{ID: store.GeneralID}}, {Room: store.Room{ID: ops}, Newest: tt.newest}})
 			rs.mu.Lock()
 			defer rs.mu.Unlock()
 			if again := bob.loads > load; again != tt.again {
