@@ -301,3 +301,21 @@ func TestReadAgainWhenTooMuchWasPublished(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkUnreadMessageWhileReading is one message published while two
+// batches of people's rooms (512 readers) are being read, which a crowd's
+// reads after a restart are: what it costs under the readers' lock.
+func BenchmarkUnreadMessageWhileReading(b *testing.B) {
+	rs := newReaders(Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Rooms:  func(context.Context, []string) (map[string][]store.RoomState, error) { return nil, nil },
+	})
+	for i := range 2 * roomsBatch {
+		rs.loading[&reader{email: fmt.Sprintf("p%d@example.com", i)}] = 1
+	}
+	var id int64
+	for b.Loop() {
+		id++
+		rs.message(store.Message{ID: id, RoomID: 2, Sender: "ann@example.com"})
+	}
+}
